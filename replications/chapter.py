@@ -1,0 +1,133 @@
+"""What every chapter notebook does around its science: check the parameters, set the device and
+seeds, train or load, save figures, and write ``metrics.json``.
+
+A notebook's first code cell holds the papermill parameters; its set-up cell calls
+:func:`start`, and its last cell :meth:`ChapterRun.finish`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from replications import ROOT
+from scorelib import artifacts, runtime
+from scorelib.claims import ClaimResults
+from scorelib.errors import ConfigError
+from scorelib.plotting import savefig, use_theme
+from scorelib.training import train_or_load
+
+
+def resolved_config(config: Any, seed: int) -> dict:
+    """The chapter config plus the seed: what artifacts are stored with and checked against."""
+    return {**asdict(config), "seed": seed}
+
+
+def _check_parameters(profile: Any, retrain: Any, seed: Any, device: Any, output_dir: Any,
+                      profiles: Mapping[str, Any]) -> None:
+    if not isinstance(profile, str) or profile not in profiles:
+        raise ConfigError(f"unknown profile {profile!r}; choose one of {', '.join(profiles)}")
+    if not isinstance(retrain, bool):
+        raise ConfigError(f"retrain must be True or False, got {retrain!r} ({type(retrain).__name__})")
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ConfigError(f"seed must be a non-negative int, got {seed!r} ({type(seed).__name__})")
+    if not isinstance(device, str) or device.split(":")[0] not in runtime.DEVICE_CHOICES:
+        raise ConfigError(f"unknown device {device!r}; choose one of {', '.join(runtime.DEVICE_CHOICES)}")
+    if output_dir is not None and not isinstance(output_dir, (str, os.PathLike)):
+        raise ConfigError(f"output_dir must be a path or None, got {output_dir!r}")
+    if profile != "full" and not retrain:
+        raise ConfigError(
+            f"profile {profile!r} has no committed artifacts (only 'full' does): run it with "
+            f"retrain=True (runner: --profile {profile} --retrain)"
+        )
+
+
+@dataclass
+class ChapterRun:
+    """The resolved parameters of one execution of a chapter."""
+
+    chapter: str
+    profile: str
+    retrain: bool
+    seed: int
+    device: torch.device
+    output_dir: Path | None
+    config: Any
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def resolved_config(self) -> dict:
+        return resolved_config(self.config, self.seed)
+
+    @property
+    def artifact_dir(self) -> Path | None:
+        """Full profile: the committed ``replications/<chapter>/artifacts``. Other profiles save
+        into the run folder (never over the committed artifacts), or nowhere without one."""
+        if self.profile == "full":
+            return ROOT / self.chapter / "artifacts"
+        return self.output_dir / "artifacts" if self.output_dir is not None else None
+
+    @property
+    def retrain_hint(self) -> str:
+        return f"python -m replications run {self.chapter} --profile {self.profile} --retrain"
+
+    def generator(self, offset: int = 0) -> torch.Generator:
+        """A CPU generator seeded with ``seed + offset``: data are drawn on the CPU, so they are
+        identical on every machine, then moved to the device once."""
+        return runtime.make_generator(self.seed + offset, "cpu")
+
+    def train_or_load(self, fit: Callable[[], Mapping[str, Tensor]]) -> dict[str, Tensor]:
+        """``fit()`` when retraining (saved to :attr:`artifact_dir`), else the stored tensors."""
+        return train_or_load(fit, config=self.resolved_config, artifact_dir=self.artifact_dir,
+                             retrain=self.retrain, retrain_hint=f"{self.retrain_hint} (profile full)"
+                             if self.profile == "full" else self.retrain_hint,
+                             map_location=self.device)
+
+    def savefig(self, fig, name: str) -> None:
+        savefig(fig, name, self.output_dir)
+
+    def finish(self, results: ClaimResults) -> dict:
+        """Write ``metrics.json`` (DESIGN.md schema) to the run folder, and to the artifacts after a
+        full retrain. Returns it."""
+        metrics = {
+            "chapter": self.chapter,
+            "profile": self.profile,
+            "retrain": self.retrain,
+            "seed": self.seed,
+            "device": str(self.device),
+            "wall_time_s": round(time.perf_counter() - self.started, 1),
+            "git_commit": runtime.git_commit(ROOT),
+            "versions": runtime.versions(),
+            "claims": results.as_dicts(),
+        }
+        if self.output_dir is not None:
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+            (self.output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
+        if self.retrain and self.profile == "full":
+            artifacts.write_metrics(self.artifact_dir, metrics)
+        return metrics
+
+
+def start(chapter: str, profiles: Mapping[str, Any], *, profile: Any, retrain: Any, seed: Any, device: Any,
+          output_dir: Any) -> ChapterRun:
+    """Validate the notebook's parameters, apply the device/seed/determinism policy and the plot
+    theme, print the environment, and return the run. Raises :class:`ConfigError` on bad input."""
+    _check_parameters(profile, retrain, seed, device, output_dir, profiles)
+    resolved = runtime.get_device(device)
+    runtime.seed_everything(seed)
+    runtime.set_deterministic(True)
+    use_theme()
+    run = ChapterRun(chapter, profile, retrain, seed, resolved,
+                     Path(output_dir) if output_dir is not None else None, profiles[profile])
+    mode = "training from scratch" if retrain else "evaluating the committed full-profile artifacts"
+    print(f"{chapter}: profile={profile}, seed={seed}, {mode}")
+    print(runtime.describe(resolved))
+    return run

@@ -1,0 +1,127 @@
+"""Run chapter notebooks with papermill and print the claims scoreboard.
+
+Each chapter runs into ``<output>/<profile>/<chapter>/``: the executed notebook, ``figures/`` and
+``metrics.json``. A chapter whose cell raises, or whose claims do not all pass, makes the exit
+code non-zero; the other chapters still run.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import papermill
+from papermill.exceptions import PapermillExecutionError
+
+from replications import CHAPTER_ORDER, ROOT
+from replications.report import format_table
+from scorelib import errors, runtime
+from scorelib.errors import ConfigError
+
+PROFILES: tuple[str, ...] = ("quick", "full")
+DEFAULT_OUTPUT = Path("_build/runs")
+# Errors raised on purpose for bad input: shown as one line, without a traceback.
+USER_ERRORS: frozenset[str] = frozenset(
+    name for name, obj in vars(errors).items() if isinstance(obj, type) and issubclass(obj, errors.ScorelibError)
+)
+
+
+def available_chapters() -> list[str]:
+    """Chapter ids in book order, for those whose folder and notebook exist."""
+    return [c for c in CHAPTER_ORDER if notebook_path(c).exists()]
+
+
+def notebook_path(chapter: str) -> Path:
+    return ROOT / chapter / f"{chapter}.ipynb"
+
+
+@dataclass
+class Outcome:
+    chapter: str
+    passed: int
+    total: int
+    wall_time_s: float
+    error: str | None
+    run_dir: Path
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.total > 0 and self.passed == self.total
+
+
+def check_request(chapters: list[str], profile: str, retrain: bool, device: str, seed: int) -> list[str]:
+    """Validate everything before any notebook starts; returns the chapters to run."""
+    known = available_chapters()
+    unknown = [c for c in chapters if c not in known]
+    if unknown:
+        raise ConfigError(f"unknown chapter(s) {', '.join(unknown)}; available: {', '.join(known)}")
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    if profile != "full" and not retrain:
+        raise ConfigError(f"--profile {profile} has no committed artifacts (only full does); add --retrain")
+    if seed < 0:
+        raise ConfigError(f"--seed must be non-negative, got {seed}")
+    runtime.get_device(device)  # raises DeviceUnavailableError for an absent GPU
+    return chapters or known
+
+
+def _describe_failure(err: PapermillExecutionError, executed: Path) -> str:
+    if err.ename in USER_ERRORS:
+        return f"{err.ename}: {err.evalue}"
+    return f"{err.ename}: {err.evalue} (traceback in {executed})"
+
+
+def run_chapter(chapter: str, *, profile: str, retrain: bool, seed: int, device: str, output: Path,
+                progress: bool = True) -> Outcome:
+    """Execute one chapter notebook with papermill and read back its metrics.json."""
+    run_dir = (Path(output) / profile / chapter).resolve()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    metrics_path = run_dir / "metrics.json"
+    metrics_path.unlink(missing_ok=True)  # never report a previous run's numbers
+    executed = run_dir / f"{chapter}.ipynb"
+    start = time.perf_counter()
+    error = None
+    try:
+        papermill.execute_notebook(
+            str(notebook_path(chapter)), str(executed),
+            parameters={"profile": profile, "retrain": retrain, "seed": seed, "device": device,
+                        "output_dir": str(run_dir)},
+            progress_bar=progress, cwd=str(ROOT / chapter), kernel_name="python3",
+        )
+    except PapermillExecutionError as err:
+        error = _describe_failure(err, executed)
+    wall = time.perf_counter() - start
+    passed = total = 0
+    if metrics_path.exists():
+        claims = json.loads(metrics_path.read_text(encoding="utf-8"))["claims"]
+        passed, total = sum(c["passed"] for c in claims), len(claims)
+    elif error is None:
+        error = f"the notebook finished without writing {metrics_path}"
+    return Outcome(chapter, passed, total, wall, error, run_dir)
+
+
+def summary(outcomes: list[Outcome]) -> str:
+    rows = [[o.chapter, f"{o.passed}/{o.total}", f"{o.wall_time_s:.0f} s",
+             "ok" if o.ok else (o.error or "claims failed")] for o in outcomes]
+    return format_table(rows, ["chapter", "claims passed", "wall time", "status"])
+
+
+def run(chapters: list[str], *, profile: str = "full", retrain: bool = False, seed: int = 0, device: str = "auto",
+        output: Path = DEFAULT_OUTPUT, progress: bool = True) -> list[Outcome]:
+    """Run the chapters (all when empty) and print the scoreboard. Raises ConfigError on bad input."""
+    chapters = check_request(chapters, profile, retrain, device, seed)
+    outcomes = []
+    for chapter in chapters:
+        print(f"== {chapter} ({profile}{', retrain' if retrain else ''})", flush=True)
+        outcomes.append(run_chapter(chapter, profile=profile, retrain=retrain, seed=seed, device=device,
+                                    output=output, progress=progress))
+    print()
+    print(summary(outcomes))
+    failed = [o for o in outcomes if not o.ok]
+    total = sum(o.total for o in outcomes)
+    print(f"\n{sum(o.passed for o in outcomes)}/{total} claims pass in {len(outcomes)} chapter(s); "
+          f"{'all ok' if not failed else 'FAILED: ' + ', '.join(o.chapter for o in failed)}")
+    print(f"run folders: {Path(output).resolve() / profile}")
+    return outcomes

@@ -1,0 +1,156 @@
+"""Gaussian mixtures: exact samples, log-densities, scores, and their noised versions.
+
+A mixture is the one family whose perturbed density stays in closed form under any
+linear-Gaussian noising ``x_t = a·x_0 + s·z`` (VE: a=1, s=σ; VP/DDPM: a=√ᾱ_t, s=√(1-ᾱ_t)):
+
+    p_t(x) = Σ_k w_k N(x; a μ_k, a² Σ_k + s² I),
+
+so every chapter can check a learned score or a sampler against the truth.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from scorelib.errors import ConfigError
+
+
+class GaussianMixture:
+    """p(x) = Σ_k w_k N(x; μ_k, Σ_k).
+
+    Args:
+        weights: ``[K]`` non-negative, normalised here.
+        means: ``[K, D]``.
+        covs: ``[K, D, D]`` symmetric positive definite.
+    """
+
+    def __init__(self, weights: Tensor, means: Tensor, covs: Tensor) -> None:
+        weights = torch.as_tensor(weights)
+        means = torch.as_tensor(means, dtype=weights.dtype, device=weights.device)
+        covs = torch.as_tensor(covs, dtype=weights.dtype, device=weights.device)
+        if weights.dim() != 1 or means.dim() != 2 or covs.dim() != 3:
+            raise ConfigError(
+                "GaussianMixture expects weights [K], means [K, D], covs [K, D, D]; got "
+                f"{tuple(weights.shape)}, {tuple(means.shape)}, {tuple(covs.shape)}"
+            )
+        k, d = means.shape
+        if weights.shape[0] != k or covs.shape != (k, d, d):
+            raise ConfigError("weights, means and covs disagree on K or D")
+        if (weights < 0).any() or weights.sum() <= 0:
+            raise ConfigError("mixture weights must be non-negative with a positive sum")
+        self.weights = weights / weights.sum()
+        self.means = means
+        self.covs = covs
+        try:
+            self._chol = torch.linalg.cholesky(covs)  # [K, D, D]
+        except RuntimeError as err:  # not positive definite
+            raise ConfigError(f"mixture covariances must be positive definite: {err}") from err
+        eye = torch.eye(self.dim, dtype=means.dtype, device=means.device).expand(k, d, d)
+        self._chol_inv = torch.linalg.solve_triangular(self._chol, eye, upper=False)  # [K, D, D]
+        # Isotropic components (Parzen densities, NCSN toys) take a fast path through cdist.
+        # Compared exactly against the first diagonal entry: a mean of D equal floats is not exact.
+        var = covs[:, 0, 0]  # [K]
+        self._iso_var = var if torch.equal(covs, var[:, None, None] * eye) else None
+
+    @classmethod
+    def isotropic(cls, weights: Tensor, means: Tensor, stds: Tensor | float) -> GaussianMixture:
+        """Mixture with covariances ``std_k² I`` (``stds``: scalar or ``[K]``)."""
+        means = torch.as_tensor(means)
+        k, d = means.shape
+        stds = torch.as_tensor(stds, dtype=means.dtype, device=means.device).expand(k)
+        eye = torch.eye(d, dtype=means.dtype, device=means.device)
+        return cls(torch.as_tensor(weights, dtype=means.dtype), means, stds[:, None, None] ** 2 * eye)
+
+    @classmethod
+    def parzen(cls, points: Tensor, std: float) -> GaussianMixture:
+        """The Parzen (kernel) density of ``points [n, D]`` with Gaussian kernel ``std``:
+        q_σ(x) = (1/n) Σ_i N(x; x_i, σ² I) (Vincent 2011, §4)."""
+        n = points.shape[0]
+        weights = torch.full((n,), 1.0 / n, dtype=points.dtype, device=points.device)
+        return cls.isotropic(weights, points, std)
+
+    @property
+    def dim(self) -> int:
+        return self.means.shape[1]
+
+    @property
+    def n_components(self) -> int:
+        return self.means.shape[0]
+
+    def mean(self) -> Tensor:
+        """E[x], ``[D]``."""
+        return self.weights @ self.means
+
+    def covariance(self) -> Tensor:
+        """Cov[x] = Σ_k w_k (Σ_k + μ_k μ_kᵀ) - E[x]E[x]ᵀ, ``[D, D]``."""
+        second = torch.einsum("k,kij->ij", self.weights, self.covs + self.means[:, :, None] * self.means[:, None, :])
+        m = self.mean()
+        return second - torch.outer(m, m)
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+        """Draw ``n`` samples. Returns ``(x [n, D], component index [n])``."""
+        device = self.means.device
+        idx = torch.multinomial(self.weights, n, replacement=True, generator=generator)
+        z = torch.randn(n, self.dim, generator=generator, dtype=self.means.dtype, device=device)
+        x = self.means[idx] + torch.einsum("nij,nj->ni", self._chol[idx], z)
+        return x, idx
+
+    def _component_log_probs(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """log w_k + log N(x; μ_k, Σ_k) ``[n, K]`` and the whitened residuals L_k⁻¹(x-μ_k) ``[n, K, D]``."""
+        diff = x[:, None, :] - self.means[None]  # [n, K, D]
+        white = torch.einsum("kij,nkj->nki", self._chol_inv, diff)
+        log_det = 2.0 * torch.log(torch.diagonal(self._chol, dim1=-2, dim2=-1)).sum(-1)  # [K]
+        log_norm = -0.5 * (self.dim * math.log(2 * math.pi) + log_det)
+        comp = torch.log(self.weights) + log_norm - 0.5 * (white**2).sum(-1)
+        return comp, white
+
+    def _isotropic_log_probs(self, x: Tensor) -> Tensor:
+        """log w_k + log N(x; μ_k, v_k I), ``[n, K]``, without forming ``[n, K, D]``."""
+        sq = torch.cdist(x, self.means, compute_mode="donot_use_mm_for_euclid_dist").pow(2)
+        log_norm = -0.5 * self.dim * torch.log(2 * math.pi * self._iso_var)
+        return torch.log(self.weights) + log_norm - 0.5 * sq / self._iso_var
+
+    def log_prob(self, x: Tensor) -> Tensor:
+        """log p(x) for ``x [n, D]`` → ``[n]``."""
+        if self._iso_var is not None:
+            return torch.logsumexp(self._isotropic_log_probs(x), dim=-1)
+        comp, _ = self._component_log_probs(x)
+        return torch.logsumexp(comp, dim=-1)
+
+    def responsibilities(self, x: Tensor) -> Tensor:
+        """Posterior component probabilities p(k | x), ``[n, K]``."""
+        if self._iso_var is not None:
+            return torch.softmax(self._isotropic_log_probs(x), dim=-1)
+        comp, _ = self._component_log_probs(x)
+        return torch.softmax(comp, dim=-1)
+
+    def score(self, x: Tensor) -> Tensor:
+        """∇_x log p(x) = Σ_k p(k|x) (-Σ_k⁻¹ (x - μ_k)), ``[n, D]``."""
+        if self._iso_var is not None:
+            weighted = torch.softmax(self._isotropic_log_probs(x), dim=-1) / self._iso_var  # [n, K]
+            return weighted @ self.means - weighted.sum(-1, keepdim=True) * x
+        comp, white = self._component_log_probs(x)
+        resp = torch.softmax(comp, dim=-1)  # [n, K]
+        prec_diff = torch.einsum("kji,nkj->nki", self._chol_inv, white)  # Σ_k⁻¹(x-μ_k) = L⁻ᵀL⁻¹(x-μ_k)
+        return -(resp.unsqueeze(-1) * prec_diff).sum(1)
+
+    def perturb(self, mean_coef: float | Tensor, std: float | Tensor) -> GaussianMixture:
+        """The law of ``a·x + s·z``, z ~ N(0, I): Σ_k w_k N(a μ_k, a² Σ_k + s² I) (closed form)."""
+        a = torch.as_tensor(mean_coef, dtype=self.means.dtype, device=self.means.device)
+        s = torch.as_tensor(std, dtype=self.means.dtype, device=self.means.device)
+        eye = torch.eye(self.dim, dtype=self.means.dtype, device=self.means.device)
+        return GaussianMixture(self.weights, a * self.means, a**2 * self.covs + s**2 * eye)
+
+    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> GaussianMixture:
+        """A copy on another device or dtype."""
+        return GaussianMixture(
+            self.weights.to(device=device, dtype=dtype),
+            self.means.to(device=device, dtype=dtype),
+            self.covs.to(device=device, dtype=dtype),
+        )
+
+    def __repr__(self) -> str:
+        return f"GaussianMixture(K={self.n_components}, D={self.dim}, weights={self.weights.tolist()})"

@@ -1,0 +1,122 @@
+"""Device, seed and precision policy: the only place that decides where tensors live.
+
+Every other function takes tensors (or a ``torch.Generator``) and follows their device.
+``get_device("auto")`` picks CUDA, then MPS, then CPU; asking for a device that is absent is an
+error, never a silent fallback.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+import sys
+
+import numpy as np
+import torch
+
+from scorelib.errors import ConfigError, DeviceUnavailableError
+
+DEVICE_CHOICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
+def get_device(name: str = "auto") -> torch.device:
+    """Resolve a device name to a ``torch.device``.
+
+    ``"auto"`` → CUDA if available, else MPS, else CPU. An explicit ``"cuda"`` or ``"mps"`` that is
+    not available raises :class:`DeviceUnavailableError` (no silent fallback to the CPU).
+    """
+    if not isinstance(name, str) or name.split(":")[0] not in DEVICE_CHOICES:
+        raise ConfigError(f"unknown device {name!r}; choose one of {', '.join(DEVICE_CHOICES)}")
+    kind = name.split(":")[0]
+    if kind == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise DeviceUnavailableError(
+            "device 'cuda' was requested but torch.cuda.is_available() is False on this machine "
+            f"(torch {torch.__version__}); use device='cpu' or device='auto'"
+        )
+    if kind == "mps" and not _mps_available():
+        raise DeviceUnavailableError(
+            "device 'mps' was requested but is not available; use device='cpu' or device='auto'"
+        )
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (all devices). Prefer explicit generators in library code."""
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ConfigError(f"seed must be a non-negative int, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def make_generator(seed: int, device: torch.device | str = "cpu") -> torch.Generator:
+    """A ``torch.Generator`` on ``device`` seeded with ``seed``: randomness enters through it."""
+    generator = torch.Generator(device=torch.device(device))
+    generator.manual_seed(int(seed))
+    return generator
+
+
+def set_deterministic(enabled: bool = True) -> None:
+    """Ask torch for deterministic kernels (bitwise-repeatable on CPU; best effort on CUDA)."""
+    if enabled:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(enabled, warn_only=True)
+    if torch.backends.cudnn.is_available():
+        torch.backends.cudnn.benchmark = not enabled
+        torch.backends.cudnn.deterministic = enabled
+
+
+def describe(device: torch.device | None = None) -> str:
+    """One line of versions, device and threads, printed in every chapter's set-up cell."""
+    device = device if device is not None else get_device("auto")
+    gpu = ""
+    if device.type == "cuda":
+        gpu = f" ({torch.cuda.get_device_name(device)})"
+    return (
+        f"python {sys.version.split()[0]} | torch {torch.__version__} | numpy {np.__version__} | "
+        f"device {device}{gpu} | torch threads {torch.get_num_threads()} | {platform.machine()}"
+    )
+
+
+def versions() -> dict[str, str]:
+    """Versions of the packages a result depends on (recorded in metrics.json)."""
+    import matplotlib
+    import scorelib
+
+    return {
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "matplotlib": matplotlib.__version__,
+        "scorelib": scorelib.__version__,
+    }
+
+
+def git_commit(path: str | os.PathLike | None = None) -> str | None:
+    """The commit of the repository holding ``path`` (with ``-dirty`` if it has changes), or None."""
+    import subprocess
+
+    cwd = os.fspath(path) if path is not None else os.getcwd()
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd, capture_output=True, text=True, check=True, timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit + ("-dirty" if dirty else "")

@@ -1,0 +1,63 @@
+"""Every chapter, generically: its notebook follows the conventions, its committed artifacts match
+its FULL config and manifest, and a quick retrain through the runner passes every claim."""
+
+from __future__ import annotations
+
+import importlib
+import json
+
+import nbformat
+import pytest
+
+from replications import ROOT, runner
+from replications.chapter import resolved_config
+from scorelib.artifacts import load_artifacts
+
+CHAPTERS = runner.available_chapters()
+PARAMETERS = {"profile": "full", "retrain": False, "seed": 0, "device": "auto", "output_dir": None}
+
+
+def test_at_least_one_chapter():
+    assert "score_matching" in CHAPTERS
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_notebook_conventions(chapter):
+    nb = nbformat.read(runner.notebook_path(chapter), as_version=4)
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1 and tagged[0] is code[0], "the first code cell, and only it, is tagged parameters"
+    namespace: dict = {}
+    exec(tagged[0].source, namespace)  # noqa: S102 - our own notebook's parameter cell
+    assert {k: namespace[k] for k in PARAMETERS} == PARAMETERS
+    assert any("# NBVAL_CHECK_OUTPUT" in c.source for c in code), "the claims table must be checked by nbval"
+    assert any(c.outputs for c in code), "the notebook must be committed with the outputs of its defaults"
+    assert "os.environ" not in "".join(c.source for c in code) and "chdir" not in "".join(c.source for c in code)
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_committed_artifacts_match_full_config(chapter):
+    experiment = importlib.import_module(f"replications.{chapter}.experiment")
+    directory = ROOT / chapter / "artifacts"
+    tensors = load_artifacts(directory, resolved_config(experiment.PROFILES["full"], 0))  # raises if stale/corrupt
+    assert tensors
+    metrics = json.loads((directory / "metrics.json").read_text())
+    assert metrics["profile"] == "full" and metrics["retrain"] is True
+    assert {c["id"] for c in metrics["claims"]} == {c.id for c in experiment.CLAIMS}
+    assert all(c["passed"] for c in metrics["claims"]), [c["id"] for c in metrics["claims"] if not c["passed"]]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_quick_retrain_passes_every_claim(chapter, tmp_path):
+    (outcome,) = runner.run([chapter], profile="quick", retrain=True, seed=0, device="cpu", output=tmp_path,
+                            progress=False)
+    assert outcome.error is None, outcome.error
+    metrics = json.loads((tmp_path / "quick" / chapter / "metrics.json").read_text())
+    failed = [c for c in metrics["claims"] if not c["passed"]]
+    assert not failed, failed
+    assert metrics["profile"] == "quick" and metrics["retrain"] is True and metrics["device"] == "cpu"
+    assert (tmp_path / "quick" / chapter / "figures").is_dir()
+    # quick retrains never write over the committed artifacts
+    assert (tmp_path / "quick" / chapter / "artifacts" / "MANIFEST.json").exists()

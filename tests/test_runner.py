@@ -1,0 +1,72 @@
+"""The command line: bad input is one clear line and exit code 2, never a traceback."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from replications import runner
+from replications.__main__ import main
+
+
+def _run_cli(capsys, *argv: str) -> tuple[int, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def test_list(capsys):
+    code, out = _run_cli(capsys, "list")
+    assert code == 0 and "score_matching" in out
+
+
+def test_unknown_chapter(capsys):
+    code, out = _run_cli(capsys, "run", "no_such_chapter")
+    assert code == 2
+    assert "unknown chapter(s) no_such_chapter" in out and "score_matching" in out and "Traceback" not in out
+
+
+def test_quick_profile_needs_retrain(capsys):
+    code, out = _run_cli(capsys, "run", "score_matching", "--profile", "quick")
+    assert code == 2 and "--retrain" in out
+
+
+def test_unknown_profile_is_rejected_by_argparse(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["run", "--profile", "medium"])
+    assert exc.value.code == 2
+    assert "invalid choice: 'medium'" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_absent_cuda_is_an_error_not_a_fallback(capsys):
+    code, out = _run_cli(capsys, "run", "score_matching", "--device", "cuda")
+    assert code == 2 and "torch.cuda.is_available() is False" in out
+
+
+def test_report_without_runs(capsys, tmp_path):
+    code, out = _run_cli(capsys, "report", "--output", str(tmp_path))
+    assert code == 1 and "no metrics.json found" in out
+
+
+def test_report_committed(capsys):
+    code, out = _run_cli(capsys, "report", "--committed")
+    assert code == 0 and "score_matching" in out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("parameters", "message"),
+    [
+        ({"seed": "zero"}, "ConfigError: seed must be a non-negative int, got 'zero'"),
+        ({"profile": "medium"}, "ConfigError: unknown profile 'medium'; choose one of quick, full"),
+        ({"retrain": "yes"}, "ConfigError: retrain must be True or False"),
+    ],
+)
+def test_bad_notebook_parameter_fails_in_the_setup_cell(tmp_path, parameters, message):
+    """A parameter of the wrong type, passed straight to the notebook, stops it with one line."""
+    base = {"profile": "full", "retrain": False, "seed": 0, "device": "cpu"}
+    outcome = runner.run_chapter("score_matching", output=tmp_path, progress=False, **{**base, **parameters})
+    assert outcome.error is not None and outcome.error.startswith(message), outcome.error
+    assert "traceback in" not in outcome.error  # a user error, not a bug
+    assert not outcome.ok
