@@ -39,7 +39,22 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--output", type=Path, default=runner.DEFAULT_OUTPUT, help="run folder root (default _build/runs)")
     report.add_argument("--committed", action="store_true",
                         help="the committed artifacts' metrics instead of the run folders")
+    refresh = sub.add_parser("refresh", help="re-execute committed notebooks in place with their defaults")
+    refresh.add_argument("chapters", nargs="*", metavar="CHAPTER", help="chapter ids")
+    refresh.add_argument("--results", action="store_true", help="also book/results.ipynb (run it last)")
     return parser
+
+
+def _refresh(chapters: list[str], results: bool) -> int:
+    from replications import refresh, runner
+
+    if chapters or not results:  # no chapter named and no --results: every chapter
+        chapters = runner.check_request(chapters, "full", False, "cpu", 0)
+    paths = [runner.notebook_path(c) for c in chapters] + ([refresh.RESULTS] if results else [])
+    for path in paths:
+        print(f"executing {path}", flush=True)
+        refresh.execute_in_place(path)
+    return 0
 
 
 def _list() -> int:
@@ -59,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "list":
             return _list()
+        if args.command == "refresh":
+            return _refresh(args.chapters, args.results)
         if args.command == "run":
             from replications import runner
 

@@ -48,6 +48,11 @@ class TrainConfig:
                 raise ConfigError(f"TrainConfig.{name} must be a positive int, got {value!r}")
         if not self.lr > 0:
             raise ConfigError(f"TrainConfig.lr must be positive, got {self.lr!r}")
+        if not self.weight_decay >= 0:
+            raise ConfigError(f"TrainConfig.weight_decay must be non-negative, got {self.weight_decay!r}")
+        # a clip norm <= 0 scales every gradient by max_norm/‖g‖ <= 0: no step, or gradient ascent
+        if self.grad_clip is not None and not self.grad_clip > 0:
+            raise ConfigError(f"TrainConfig.grad_clip must be positive or None, got {self.grad_clip!r}")
         if self.ema_decay is not None and not 0 < self.ema_decay < 1:
             raise ConfigError(f"TrainConfig.ema_decay must be in (0, 1), got {self.ema_decay!r}")
 

@@ -1,0 +1,75 @@
+"""Device and seed policy: explicit devices never fall back silently; seeds are validated."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from scorelib.errors import ConfigError, DeviceUnavailableError
+from scorelib.runtime import _mps_available, describe, get_device, make_generator, seed_everything
+
+
+def test_cpu_is_always_available():
+    assert get_device("cpu") == torch.device("cpu")
+    assert get_device("cpu:0") == torch.device("cpu:0")
+
+
+def test_auto_prefers_cuda_then_mps_then_cpu():
+    if torch.cuda.is_available():
+        expected = "cuda"
+    elif _mps_available():
+        expected = "mps"
+    else:
+        expected = "cpu"
+    assert get_device("auto").type == expected
+    assert get_device().type == expected  # "auto" is the default, never "cuda"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is present: nothing to refuse")
+def test_cuda_when_unavailable_raises_instead_of_falling_back():
+    for name in ("cuda", "cuda:0"):
+        with pytest.raises(DeviceUnavailableError, match="device 'cuda' was requested but .* is False"):
+            get_device(name)
+
+
+@pytest.mark.skipif(_mps_available(), reason="MPS is present: nothing to refuse")
+def test_mps_when_unavailable_raises():
+    with pytest.raises(DeviceUnavailableError, match="device 'mps' was requested"):
+        get_device("mps")
+
+
+@pytest.mark.parametrize("name", ["gpu", "CUDA", "", "tpu:0", None, 0])
+def test_unknown_device_names_raise(name):
+    with pytest.raises(ConfigError, match="unknown device .*; choose one of auto, cpu, cuda, mps"):
+        get_device(name)
+
+
+def test_make_generator_is_deterministic():
+    a = torch.randn(5, generator=make_generator(7))
+    b = torch.randn(5, generator=make_generator(7, "cpu"))
+    c = torch.randn(5, generator=make_generator(8))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert make_generator(7).device == torch.device("cpu")
+
+
+def test_seed_everything_seeds_the_global_generators():
+    seed_everything(11)
+    first = (torch.rand(3), np.random.rand(), random.random())
+    seed_everything(11)
+    second = (torch.rand(3), np.random.rand(), random.random())
+    assert torch.equal(first[0], second[0]) and first[1:] == second[1:]
+
+
+@pytest.mark.parametrize("seed", [-1, True, "0", 1.5, None])
+def test_seed_everything_rejects_bad_seeds(seed):
+    with pytest.raises(ConfigError, match="seed must be a non-negative int"):
+        seed_everything(seed)
+
+
+def test_describe_mentions_torch_and_the_device():
+    line = describe(torch.device("cpu"))
+    assert f"torch {torch.__version__}" in line and "device cpu" in line
+    assert f"device {get_device('auto')}" in describe()
