@@ -283,9 +283,7 @@ def fit_tweedie(cfg: Config, seed: int, device: torch.device, progress: bool = T
         noisy = x + cfg.tweedie_sigma * torch.randn(x.shape, generator=gen, dtype=DTYPE).to(device)
         return losses.denoising_score_matching(net, x, cfg.tweedie_sigma, noisy=noisy)
 
-    trace = []
-    result = train(model, lambda net, x, gen: loss_fn(net, x, gen), sample, cfg.tweedie_train, g,
-                   progress=progress, description="DSM, linear score")
+    result = train(model, loss_fn, sample, cfg.tweedie_train, g, progress=progress, description="DSM, linear score")
     trace = torch.tensor(result.losses, dtype=DTYPE)
     return {"tweedie.a": result.best.a.detach().reshape(()), "tweedie.losses": trace}
 

@@ -186,7 +186,7 @@ def minimise_lbfgs(
         optimiser.zero_grad(set_to_none=True)
         loss = objective()
         if not torch.isfinite(loss):
-            raise NonFiniteLossError(evaluations, float(loss), "the L-BFGS objective is not finite")
+            raise NonFiniteLossError(evaluations, float(loss.detach()), "the L-BFGS objective is not finite")
         loss.backward()
         return loss
 
