@@ -87,9 +87,7 @@ class ChapterRun:
     def train_or_load(self, fit: Callable[[], Mapping[str, Tensor]]) -> dict[str, Tensor]:
         """``fit()`` when retraining (saved to :attr:`artifact_dir`), else the stored tensors."""
         return train_or_load(fit, config=self.resolved_config, artifact_dir=self.artifact_dir,
-                             retrain=self.retrain, retrain_hint=f"{self.retrain_hint} (profile full)"
-                             if self.profile == "full" else self.retrain_hint,
-                             map_location=self.device)
+                             retrain=self.retrain, retrain_hint=self.retrain_hint, map_location=self.device)
 
     def savefig(self, fig, name: str) -> None:
         savefig(fig, name, self.output_dir)
