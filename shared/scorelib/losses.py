@@ -8,6 +8,12 @@
 - :func:`denoising_score_matching` — Vincent (2011), eq. (8)/(9): ½‖ψ(x̃) - (x - x̃)/σ²‖²,
   x̃ = x + σz.
 - :func:`fisher_divergence` — Vincent's J_ESM, eq. (5): ½‖ψ(x) - ∇log q(x)‖² with a known score.
+- :func:`ncsn_loss` — Song & Ermon (2019), eq. (5)-(6): DSM over noise levels, weighted by λ(σ) = σ²
+  (its score takes ``(x̃, σ)``).
+- :func:`ddpm_loss` — Ho et al. (2020), eq. (12)/(14): ε- (or x₀-) prediction with L_simple or the VLB
+  weighting, and μ̃-prediction with the MSE or the VLB weighting (its network takes ``(x_t, t)``).
+- :func:`sde_dsm_loss` — Song et al. (2021), eq. (7): DSM in continuous time for any
+  :class:`~scorelib.sde.SDE`, λ(t) = σ_t² or the likelihood weighting λ(t) = g(t)².
 
 All return the mean over the batch (``reduction="mean"``) or per-sample values ``[n]``
 (``reduction="none"``). Sums run over the data dimension.
@@ -137,3 +143,139 @@ def fisher_divergence(
 ) -> Tensor:
     """½‖ψ(x) - ∇log q(x)‖² at samples of q: Vincent's J_ESM (eq. 5) when the score is known."""
     return _reduce(0.5 * ((score_fn(x) - true_score_fn(x)) ** 2).sum(-1), reduction)
+
+
+def ncsn_loss(
+    score_fn: Callable[[Tensor, Tensor], Tensor],
+    x: Tensor,
+    sigmas: Tensor,
+    *,
+    generator: torch.Generator | None = None,
+    labels: Tensor | None = None,
+    reduction: Reduction = "mean",
+) -> Tensor:
+    """Noise-conditional DSM of Song & Ermon (2019), eq. (5)-(6), with λ(σ) = σ².
+
+    ℓ(θ; σ) = ½ E‖s_θ(x̃, σ) + (x̃ - x)/σ²‖², x̃ = x + σz, and L = (1/L) Σ_i λ(σ_i) ℓ(θ; σ_i). As in
+    the official code, each sample gets one level i ~ U{1..L} (``labels [n]`` fixes them), so the mean
+    over the batch is an unbiased estimate of L. With λ(σ) = σ² the per-sample term is
+    ½‖σ s_θ(x̃, σ) + z‖², of order one at every level.
+
+    ``x [n, ...]``; ``sigmas [L]``; ``score_fn(x̃ [n, ...], σ [n]) -> [n, ...]``. Sums run over all
+    non-batch dimensions.
+    """
+    sigmas = torch.as_tensor(sigmas, dtype=x.dtype, device=x.device)
+    if sigmas.dim() != 1 or not bool((sigmas > 0).all()):
+        raise ConfigError("sigmas must be a 1-D tensor of positive noise levels")
+    if labels is None:
+        gen_device = generator.device if generator is not None else x.device
+        labels = torch.randint(0, len(sigmas), (x.shape[0],), generator=generator, device=gen_device)
+    labels = labels.to(x.device)
+    sigma = sigmas[labels]  # [n]
+    z = torch.randn(x.shape, generator=generator, dtype=x.dtype,
+                    device=generator.device if generator is not None else x.device).to(x.device)
+    shape = (-1,) + (1,) * (x.dim() - 1)
+    noisy = x + sigma.view(shape) * z
+    residual = sigma.view(shape) * score_fn(noisy, sigma) + z  # σ·(s + (x̃-x)/σ²) = σ s + z
+    return _reduce(0.5 * residual.pow(2).flatten(1).sum(-1), reduction)
+
+
+def ddpm_loss(
+    model: Callable[[Tensor, Tensor], Tensor],
+    x0: Tensor,
+    schedule,
+    *,
+    prediction: str = "eps",
+    weighting: Literal["simple", "vlb"] = "simple",
+    variance: str = "beta",
+    generator: torch.Generator | None = None,
+    t: Tensor | None = None,
+    noise: Tensor | None = None,
+    reduction: Reduction = "mean",
+) -> Tensor:
+    """The DDPM objective of Ho et al. (2020) at one uniformly drawn step t ~ U{1..T} per sample.
+
+    x_t = √ᾱ_t x_0 + √(1-ᾱ_t) ε, and ``model(x_t, t)`` (t as floats, ``[n]``) predicts ``prediction``:
+
+    - ``"eps"``, ``weighting="simple"``: L_simple = ‖ε - ε_θ‖² (eq. 14);
+    - ``"eps"``, ``"vlb"``: β_t²/(2σ_t² α_t (1-ᾱ_t))·‖ε - ε_θ‖² (eq. 12), T·E_t of which is the bound
+      Σ_t L_{t-1} up to constants (at t = 1 the weight 1/(2α_1) is that of a Gaussian decoder);
+    - ``"mean"``, ``"simple"``: ‖μ̃_t(x_t, x_0) - μ_θ‖², the unweighted "‖μ̃ - μ̃_θ‖²" row of Table 2;
+    - ``"mean"``, ``"vlb"``: ‖μ̃_t - μ_θ‖²/(2σ_t²) (eq. 8), the bound with fixed isotropic Σ;
+    - ``"x0"``: ‖x_0 - x̂_θ‖² (``"simple"``), or the VLB weight ᾱ_{t-1}β_t²/(2σ_t²(1-ᾱ_t)²).
+
+    ``x0 [n, ...]``; ``schedule`` a :class:`~scorelib.schedules.DDPMSchedule`; σ_t² from
+    ``schedule.sigma2(variance)``. ``t [n]`` (1..T) and ``noise`` fix the draws (tests). Sums run over
+    all non-batch dimensions.
+    """
+    from scorelib.parameterization import PREDICTIONS, posterior_mean
+
+    if prediction not in PREDICTIONS:
+        raise ConfigError(f"unknown prediction {prediction!r}; choose one of {', '.join(PREDICTIONS)}")
+    if weighting not in ("simple", "vlb"):
+        raise ConfigError(f"unknown weighting {weighting!r}; choose 'simple' or 'vlb'")
+    gen_device = generator.device if generator is not None else x0.device
+    if t is None:
+        t = torch.randint(1, schedule.T + 1, (x0.shape[0],), generator=generator, device=gen_device)
+    t = t.to(x0.device)
+    if noise is None:
+        noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype, device=gen_device)
+    noise = noise.to(x0.device)
+    ab = schedule.at(schedule.alpha_bars, t, x0)
+    x_t = ab.sqrt() * x0 + (1 - ab).sqrt() * noise
+    out = model(x_t, t.to(x0.dtype))
+    target = {"eps": noise, "x0": x0, "mean": None}[prediction]
+    if target is None:
+        target = posterior_mean(x_t, x0, schedule, t)
+    err = (out - target).pow(2).flatten(1).sum(-1)  # [n]
+    if weighting == "vlb":
+        beta, alpha = schedule.betas[t.cpu() - 1], schedule.alphas[t.cpu() - 1]
+        abar, abar_prev = schedule.alpha_bars[t.cpu() - 1], schedule.alpha_bars_prev[t.cpu() - 1]
+        sigma2 = schedule.sigma2(variance)[t.cpu() - 1]
+        weight = {
+            "eps": beta**2 / (2 * sigma2 * alpha * (1 - abar)),
+            "mean": 1 / (2 * sigma2),
+            "x0": abar_prev * beta**2 / (2 * sigma2 * (1 - abar) ** 2),
+        }[prediction]
+        err = err * weight.to(dtype=err.dtype, device=err.device)
+    return _reduce(err, reduction)
+
+
+def sde_dsm_loss(
+    score_fn: Callable[[Tensor, Tensor], Tensor],
+    x0: Tensor,
+    sde,
+    *,
+    generator: torch.Generator | None = None,
+    t: Tensor | None = None,
+    noise: Tensor | None = None,
+    t_min: float = 1e-5,
+    likelihood_weighting: bool = False,
+    reduction: Reduction = "mean",
+) -> Tensor:
+    """The continuous-time DSM objective of Song et al. (2021), eq. (7), for an :class:`~scorelib.sde.SDE`:
+
+        λ(t)·‖s_θ(x_t, t) - ∇_{x_t} log p_{0t}(x_t | x_0)‖²,  t ~ U(t_min, T), x_t = m(t)x_0 + s(t)z,
+
+    with ∇log p_{0t} = -z/s(t). λ(t) = s(t)² (default: the per-sample term is ‖s(t)s_θ + z‖², of order
+    one at every t), or λ(t) = g(t)² (``likelihood_weighting``: then the loss bounds the negative
+    log-likelihood, Song et al. 2021b, Thm. 1). ``score_fn(x_t, t [n]) -> [n, ...]``; ``x0 [n, ...]``;
+    ``t [n]`` and ``noise`` fix the draws (tests). Sums run over all non-batch dimensions; no ½ (as eq. 7).
+    """
+    gen_device = generator.device if generator is not None else x0.device
+    if t is None:
+        u = torch.rand(x0.shape[0], generator=generator, dtype=x0.dtype, device=gen_device)
+        t = t_min + (sde.T - t_min) * u
+    t = t.to(dtype=x0.dtype, device=x0.device)
+    if noise is None:
+        noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype, device=gen_device)
+    noise = noise.to(x0.device)
+    _, std = sde.marginal(t)
+    shape = (-1,) + (1,) * (x0.dim() - 1)
+    score = score_fn(sde.perturb(x0, t, noise), t)
+    if likelihood_weighting:
+        residual = score + noise / std.view(shape)
+        per_sample = sde.diffusion(t) ** 2 * residual.pow(2).flatten(1).sum(-1)
+    else:
+        per_sample = (std.view(shape) * score + noise).pow(2).flatten(1).sum(-1)
+    return _reduce(per_sample, reduction)

@@ -120,3 +120,21 @@ def git_commit(path: str | os.PathLike | None = None) -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return commit + ("-dirty" if dirty else "")
+
+
+class num_threads:  # noqa: N801 - used as a context manager, like torch.no_grad
+    """``with num_threads(1): ...`` runs the block with ``n`` intra-op CPU threads, then restores the
+    previous count. Small networks (an MLP on 2-D points) are dominated by per-operation overhead,
+    which extra threads only add to, most of all on a shared machine."""
+
+    def __init__(self, n: int) -> None:
+        if not isinstance(n, int) or n < 1:
+            raise ConfigError(f"the number of threads must be a positive int, got {n!r}")
+        self.n = n
+
+    def __enter__(self) -> None:
+        self.previous = torch.get_num_threads()
+        torch.set_num_threads(self.n)
+
+    def __exit__(self, *exc) -> None:
+        torch.set_num_threads(self.previous)

@@ -1,0 +1,135 @@
+"""Discrete noise schedules: the σ's of NCSN (and, added by their chapters, the β's of DDPM).
+
+- :func:`geometric_sigmas` — Song & Ermon (2019), §4.2: σ_1 > σ_2 > … > σ_L with a constant ratio
+  σ_{i-1}/σ_i, so every level is the same relative step from the last.
+- :func:`linear_betas`, :func:`cosine_betas` and :class:`DDPMSchedule` — Ho et al. (2020): β_t, α_t,
+  ᾱ_t and the coefficients of the forward posterior q(x_{t-1} | x_t, x_0) (their eq. 6-7).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+from scorelib.errors import ConfigError
+
+
+def geometric_sigmas(sigma_max: float, sigma_min: float, n: int, dtype: torch.dtype = torch.float64) -> Tensor:
+    """σ_i = σ_max (σ_min/σ_max)^{(i-1)/(L-1)}, i = 1..L: ``[n]``, decreasing from σ_max to σ_min.
+
+    Song & Ermon (2019), §4.2 ("a positive geometric sequence that satisfies σ_1/σ_2 = … = σ_{L-1}/σ_L > 1").
+    The endpoints are set exactly (not through exp/log round-off).
+    """
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ConfigError(f"the number of noise levels must be a positive int, got {n!r}")
+    if not (sigma_max > 0 and sigma_min > 0):
+        raise ConfigError(f"noise levels must be positive, got sigma_max={sigma_max}, sigma_min={sigma_min}")
+    if n == 1:
+        if sigma_max != sigma_min:
+            raise ConfigError("one noise level needs sigma_max == sigma_min")
+        return torch.tensor([float(sigma_max)], dtype=dtype)
+    if not sigma_max > sigma_min:
+        raise ConfigError(f"sigma_max must exceed sigma_min, got {sigma_max} <= {sigma_min}")
+    sigmas = torch.logspace(0.0, 1.0, n, base=sigma_min / sigma_max, dtype=torch.float64) * sigma_max
+    sigmas[0], sigmas[-1] = sigma_max, sigma_min
+    return sigmas.to(dtype)
+
+
+# --------------------------------------------------------------------------------------------
+# DDPM (Ho et al. 2020): β schedules and the forward posterior
+# --------------------------------------------------------------------------------------------
+
+
+def linear_betas(T: int = 1000, beta_1: float = 1e-4, beta_T: float = 0.02, dtype: torch.dtype = torch.float64) -> Tensor:
+    """β_t linear from β_1 to β_T, t = 1..T: ``[T]`` (Ho et al. 2020, §4: 1e-4 → 0.02, T = 1000)."""
+    if not isinstance(T, int) or isinstance(T, bool) or T < 1:
+        raise ConfigError(f"T must be a positive int, got {T!r}")
+    if not 0 < beta_1 <= beta_T < 1:
+        raise ConfigError(f"need 0 < beta_1 <= beta_T < 1, got {beta_1}, {beta_T}")
+    return torch.linspace(beta_1, beta_T, T, dtype=torch.float64).to(dtype)
+
+
+def cosine_betas(T: int = 1000, s: float = 0.008, max_beta: float = 0.999, dtype: torch.dtype = torch.float64) -> Tensor:
+    """β_t = 1 - ᾱ_t/ᾱ_{t-1} with ᾱ_t = f(t)/f(0), f(t) = cos²((t/T + s)/(1 + s)·π/2), clipped at
+    ``max_beta`` (Nichol & Dhariwal 2021, eq. 17): ``[T]``."""
+    if not isinstance(T, int) or isinstance(T, bool) or T < 1:
+        raise ConfigError(f"T must be a positive int, got {T!r}")
+    t = torch.arange(T + 1, dtype=torch.float64) / T
+    f = torch.cos((t + s) / (1 + s) * math.pi / 2) ** 2
+    alpha_bar = f / f[0]
+    return (1 - alpha_bar[1:] / alpha_bar[:-1]).clamp(max=max_beta).to(dtype)
+
+
+Variance = Literal["beta", "beta_tilde"]
+
+
+@dataclass(frozen=True)
+class DDPMSchedule:
+    """The discrete forward process q(x_t | x_{t-1}) = N(√α_t x_{t-1}, β_t I), t = 1..T (Ho et al. 2020).
+
+    Every attribute is ``[T]`` (float64) and index ``t - 1`` holds step t; :meth:`at` gathers them for
+    integer steps t ∈ {1..T}. With ᾱ_0 = 1:
+
+    - ᾱ_t = Π_{s≤t} α_s, so q(x_t | x_0) = N(√ᾱ_t x_0, (1 - ᾱ_t) I)  (eq. 4);
+    - q(x_{t-1} | x_t, x_0) = N(μ̃_t, β̃_t I), μ̃_t = coef_x0·x_0 + coef_xt·x_t with
+      coef_x0 = √ᾱ_{t-1} β_t/(1 - ᾱ_t), coef_xt = √α_t (1 - ᾱ_{t-1})/(1 - ᾱ_t),
+      β̃_t = (1 - ᾱ_{t-1})/(1 - ᾱ_t)·β_t  (eq. 6-7; β̃_1 = 0).
+    """
+
+    betas: Tensor
+
+    def __post_init__(self) -> None:
+        betas = torch.as_tensor(self.betas, dtype=torch.float64)
+        if betas.dim() != 1 or len(betas) < 1 or not bool(((betas > 0) & (betas < 1)).all()):
+            raise ConfigError("betas must be a non-empty 1-D tensor with values in (0, 1)")
+        alphas = 1 - betas
+        alpha_bars = torch.cumprod(alphas, 0)
+        prev = torch.cat([torch.ones(1, dtype=torch.float64), alpha_bars[:-1]])
+        derived = {
+            "betas": betas,
+            "alphas": alphas,
+            "alpha_bars": alpha_bars,
+            "alpha_bars_prev": prev,
+            "posterior_variance": betas * (1 - prev) / (1 - alpha_bars),
+            "posterior_coef_x0": prev.sqrt() * betas / (1 - alpha_bars),
+            "posterior_coef_xt": alphas.sqrt() * (1 - prev) / (1 - alpha_bars),
+        }
+        for name, value in derived.items():
+            object.__setattr__(self, name, value)
+
+    @classmethod
+    def linear(cls, T: int = 1000, beta_1: float = 1e-4, beta_T: float = 0.02) -> DDPMSchedule:
+        return cls(linear_betas(T, beta_1, beta_T))
+
+    @classmethod
+    def cosine(cls, T: int = 1000, s: float = 0.008) -> DDPMSchedule:
+        return cls(cosine_betas(T, s))
+
+    @property
+    def T(self) -> int:  # noqa: N802 - the paper's symbol
+        return len(self.betas)
+
+    def sigma2(self, variance: Variance = "beta") -> Tensor:
+        """The reverse-process variance σ_t² ``[T]``: β_t, or β̃_t (Ho et al. 2020, §3.2: "both had
+        similar results"). β̃_1 = 0 is replaced by β̃_2 where a variance must be positive (t = 1 adds no
+        noise in Algorithm 2 either way), as in the official code's clipped log-variance."""
+        if variance == "beta":
+            return self.betas
+        if variance == "beta_tilde":
+            v = self.posterior_variance.clone()
+            v[0] = v[1] if self.T > 1 else self.betas[0]
+            return v
+        raise ConfigError(f"unknown variance {variance!r}; choose 'beta' or 'beta_tilde'")
+
+    def at(self, values: Tensor, t: Tensor | int, like: Tensor) -> Tensor:
+        """``values[t - 1]`` for integer steps ``t`` (``[n]`` or scalar), in ``like``'s dtype and device,
+        shaped ``[n, 1, …]`` to broadcast against ``like [n, …]``."""
+        t = torch.as_tensor(t, device=values.device).long()
+        if bool(((t < 1) | (t > self.T)).any()):
+            raise ConfigError(f"steps must lie in 1..{self.T}")
+        v = values[t - 1].to(dtype=like.dtype, device=like.device)
+        return v.reshape(v.shape + (1,) * (like.dim() - v.dim())) if v.dim() else v
