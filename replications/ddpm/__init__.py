@@ -1,0 +1,1 @@
+"""Chapter ddpm: Ho, Jain & Abbeel (2020), Denoising Diffusion Probabilistic Models."""

@@ -1,0 +1,90 @@
+"""DDPM schedules (Ho et al. 2020, eq. 4, 6-7) against closed forms, and Algorithm 2 with the exact ε*."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from scorelib.errors import ConfigError
+from scorelib.samplers import SAMPLERS, ddpm_ancestral, get_sampler
+from scorelib.schedules import DDPMSchedule, cosine_betas, linear_betas
+
+
+def test_linear_betas_and_alpha_bar_closed_form():
+    s = DDPMSchedule.linear(1000)
+    assert s.T == 1000 and float(s.betas[0]) == 1e-4 and abs(float(s.betas[-1]) - 0.02) < 1e-15
+    t = torch.arange(1, 1001, dtype=torch.float64)
+    beta = 1e-4 + (t - 1) * (0.02 - 1e-4) / 999
+    # ᾱ_t = Π (1 - β_s): compare with the sum of logs
+    assert torch.allclose(s.alpha_bars, torch.exp(torch.cumsum(torch.log1p(-beta), 0)), rtol=1e-12)
+    assert 3e-5 < float(s.alpha_bars[-1]) < 5e-5  # p_T ≈ N(0, I)
+
+
+def test_posterior_coefficients_match_gaussian_conditioning():
+    """q(x_{t-1}|x_t, x_0) from the joint Gaussian of (x_{t-1}, x_t) given x_0, computed independently."""
+    s = DDPMSchedule(linear_betas(50, 1e-3, 0.2))
+    for t in (2, 10, 50):
+        ab_prev, ab, a = float(s.alpha_bars[t - 2]), float(s.alpha_bars[t - 1]), float(s.alphas[t - 1])
+        # given x_0: x_{t-1} ~ N(√ᾱ_{t-1}x_0, 1-ᾱ_{t-1}); x_t = √α_t x_{t-1} + √β_t z
+        var_prev, cov, var_t = 1 - ab_prev, math.sqrt(a) * (1 - ab_prev), 1 - ab
+        gain = cov / var_t  # coefficient of (x_t - √ᾱ_t x_0)
+        assert math.isclose(float(s.posterior_coef_xt[t - 1]), gain, rel_tol=1e-12)
+        assert math.isclose(float(s.posterior_coef_x0[t - 1]), math.sqrt(ab_prev) - gain * math.sqrt(ab), rel_tol=1e-10)
+        assert math.isclose(float(s.posterior_variance[t - 1]), var_prev - cov**2 / var_t, rel_tol=1e-10)
+    assert float(s.posterior_variance[0]) == 0.0
+
+
+def test_cosine_schedule_alpha_bar():
+    betas = cosine_betas(1000)
+    ab = torch.cumprod(1 - betas, 0)
+    f = lambda u: math.cos((u + 0.008) / 1.008 * math.pi / 2) ** 2  # noqa: E731
+    assert math.isclose(float(ab[499]), f(0.5) / f(0.0), rel_tol=1e-10)
+    assert float(betas.max()) <= 0.999
+
+
+def test_schedule_rejects_bad_input():
+    with pytest.raises(ConfigError):
+        DDPMSchedule(torch.tensor([0.1, 1.0]))
+    with pytest.raises(ConfigError):
+        linear_betas(10, 0.02, 1e-4)
+    with pytest.raises(ConfigError):
+        DDPMSchedule.linear(10).at(DDPMSchedule.linear(10).betas, 0, torch.zeros(1))
+
+
+def _gaussian_eps(s, sd):
+    def eps(x, t):
+        ab = s.at(s.alpha_bars, t, x)
+        return x * (1 - ab).sqrt() / (ab * sd**2 + 1 - ab)
+    return eps
+
+
+def test_ancestral_sampler_is_registered_and_ends_without_noise():
+    assert get_sampler("ddpm_ancestral") is ddpm_ancestral and "ddpm_ancestral" in SAMPLERS
+    s = DDPMSchedule.linear(5, 0.1, 0.3)
+    g = torch.Generator().manual_seed(0)
+    x, path = ddpm_ancestral(lambda x, t: torch.zeros_like(x), torch.ones(3, 2), generator=g, schedule=s,
+                             return_trajectory=True)
+    assert path.shape == (6, 3, 2) and torch.equal(path[-1], x)
+    # with ε = 0 the last step is x_0 = x_1/√α_1 exactly (z = 0 at t = 1)
+    assert torch.allclose(x, path[-2] / math.sqrt(float(s.alphas[0])))
+
+
+@pytest.mark.slow
+def test_ancestral_with_exact_eps_gives_unit_std():
+    """CLAIMS.md ddpm-2: 10⁵ samples of N(0, 1) through Algorithm 2 with ε*: std 1.000 ± 0.005."""
+    s = DDPMSchedule.linear(1000)
+    g = torch.Generator().manual_seed(1)
+    x = ddpm_ancestral(_gaussian_eps(s, 1.0), torch.randn(100_000, 1, generator=g), generator=g, schedule=s)
+    assert abs(float(x.double().std()) - 1.0) < 0.005
+
+
+def test_ancestral_detects_a_wrong_noise_scale():
+    """σ_t = β_t instead of √β_t (the slide's slip) collapses the output: the same check fails."""
+    s = DDPMSchedule.linear(1000)
+    wrong = DDPMSchedule.linear(1000)
+    object.__setattr__(wrong, "sigma2", lambda variance="beta": s.betas**2)
+    g = torch.Generator().manual_seed(1)
+    x = ddpm_ancestral(_gaussian_eps(s, 1.0), torch.randn(20_000, 1, generator=g), generator=g, schedule=wrong)
+    assert abs(float(x.std()) - 1.0) > 0.05
