@@ -6,6 +6,7 @@ One concept per module (see ``DESIGN.md``):
 - :mod:`scorelib.distributions` — Gaussian mixtures with closed-form perturbed scores.
 - :mod:`scorelib.losses` — score-matching objectives (Hyvärinen, sliced, denoising).
 - :mod:`scorelib.nets` — score networks.
+- :mod:`scorelib.gp` — GP kernels, exact posteriors and likelihoods, the step process's moment-matched GP.
 - :mod:`scorelib.training` — the one training loop, L-BFGS for convex fits, ``train_or_load``.
 - :mod:`scorelib.artifacts` — committed weights with config, metrics and a sha256 manifest.
 - :mod:`scorelib.metrics` — Amari index, MMD.
