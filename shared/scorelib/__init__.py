@@ -2,16 +2,24 @@
 
 One concept per module (see ``DESIGN.md``):
 
-- :mod:`scorelib.runtime` — device, seed and precision policy.
-- :mod:`scorelib.distributions` — Gaussian mixtures with closed-form perturbed scores.
-- :mod:`scorelib.losses` — score-matching objectives (Hyvärinen, sliced, denoising).
-- :mod:`scorelib.nets` — score networks.
+- :mod:`scorelib.runtime` — device, seed, thread and determinism policy; provenance.
+- :mod:`scorelib.errors` — the user-facing errors (each says how to fix it).
+- :mod:`scorelib.distributions` — Gaussian mixtures with closed-form perturbed densities and scores.
+- :mod:`scorelib.datasets` — digits, GP and step-function datasets (``FunctionBatch``); nothing downloads.
 - :mod:`scorelib.gp` — GP kernels, exact posteriors and likelihoods, the step process's moment-matched GP.
-- :mod:`scorelib.training` — the one training loop, L-BFGS for convex fits, ``train_or_load``.
-- :mod:`scorelib.artifacts` — committed weights with config, metrics and a sha256 manifest.
-- :mod:`scorelib.metrics` — Amari index, MMD.
+- :mod:`scorelib.sde` — VE, VP, sub-VP and OU SDEs: marginals, priors, reverse SDE and probability flow.
+- :mod:`scorelib.schedules` — geometric σ's (NCSN), linear/cosine β's and the DDPM posterior (``DDPMSchedule``).
+- :mod:`scorelib.parameterization` — ε ↔ x₀ ↔ μ̃ ↔ score conversions.
+- :mod:`scorelib.losses` — score matching (Hyvärinen, sliced, denoising), NCSN, DDPM and SDE objectives.
+- :mod:`scorelib.samplers` — one signature and a registry: Langevin, annealed Langevin, DDPM ancestral,
+  reverse-SDE predictors and correctors, the probability-flow ODE, RePaint.
+- :mod:`scorelib.likelihood` — the DDPM VLB in bits/dim; log-likelihood through the probability-flow ODE.
+- :mod:`scorelib.nets` — MLP, σ-conditioning, U-Net, bi-dimensional attention (NDP).
+- :mod:`scorelib.training` — the one training loop, L-BFGS (+ Newton polish) for deterministic fits, ``train_or_load``.
+- :mod:`scorelib.artifacts` — committed weights with config, metrics and a sha256 manifest; atomic swaps.
+- :mod:`scorelib.metrics` — Amari index, MMD, relative errors, the digits-classifier Fréchet distance.
 - :mod:`scorelib.claims` — paper claims, tolerances and verdicts.
-- :mod:`scorelib.plotting` — one theme and ``savefig``.
+- :mod:`scorelib.plotting` — one theme, fixed figure sizes and DPI, ``savefig``.
 """
 
 __version__ = "0.1.0"
