@@ -69,7 +69,6 @@ class Config:
 QUICK = Config()
 FULL = Config(
     ica_repeats=25,
-    gap_samples=100_000,
     tweedie_train=TrainConfig(steps=3000, batch_size=1024, lr=0.05, ema_decay=0.99, grad_clip=None),
     tweedie_test=400_000,
     slice_dims=(2, 8, 32),
