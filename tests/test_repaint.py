@@ -8,15 +8,14 @@ unknown coordinates is a Gaussian, compared by KL with a Gaussian fitted to the 
 
 from __future__ import annotations
 
-import math
 
 import pytest
 import torch
 
 from scorelib.errors import ConfigError
-from scorelib.gp import conditional_gaussian, gaussian_kl, squared_exponential
+from scorelib.gp import conditional_gaussian, exact_gaussian_eps, gaussian_kl, squared_exponential
 from scorelib.samplers import SAMPLERS, get_sampler, repaint
-from scorelib.schedules import DDPMSchedule, cosine_betas
+from scorelib.schedules import DDPMSchedule
 
 DT = torch.float64
 
@@ -27,18 +26,10 @@ def _gen(seed: int) -> torch.Generator:
 
 def _ndp_schedule(T: int) -> DDPMSchedule:
     """Cosine-derived β's rescaled into [3e-4, 0.5] (the NDP schedule; ᾱ_T ≈ 0.005 at T = 250)."""
-    b = cosine_betas(T)
-    return DDPMSchedule(3e-4 + (b - b.min()) / (b.max() - b.min()) * (0.5 - 3e-4))
+    return DDPMSchedule.ndp(T)
 
 
-def _exact_eps_fn(cov: torch.Tensor, schedule: DDPMSchedule):
-    lam, q = torch.linalg.eigh(cov)
-
-    def eps_fn(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        ab = float(schedule.alpha_bars[int(t) - 1])
-        return math.sqrt(1 - ab) * ((x_t @ q) / (ab * lam + 1 - ab)) @ q.T
-
-    return eps_fn
+_exact_eps_fn = exact_gaussian_eps
 
 
 def _gp_problem():

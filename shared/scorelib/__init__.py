@@ -14,6 +14,7 @@ One concept per module (see ``DESIGN.md``):
 - :mod:`scorelib.samplers` — one signature and a registry: Langevin, annealed Langevin, DDPM ancestral,
   reverse-SDE predictors and correctors, the probability-flow ODE, RePaint.
 - :mod:`scorelib.likelihood` — the DDPM VLB in bits/dim; log-likelihood through the probability-flow ODE.
+- :mod:`scorelib.ndp` — Neural Diffusion Processes: training on function batches, prior and RePaint-conditioned samples.
 - :mod:`scorelib.nets` — MLP, σ-conditioning, U-Net, bi-dimensional attention (NDP).
 - :mod:`scorelib.training` — the one training loop, L-BFGS (+ Newton polish) for deterministic fits, ``train_or_load``.
 - :mod:`scorelib.artifacts` — committed weights with config, metrics and a sha256 manifest; atomic swaps.

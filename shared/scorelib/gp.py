@@ -18,6 +18,8 @@ process) it is the only regulariser. A factorisation that still fails raises wit
   of f(x) = 1[x ≥ a], a ~ U[-L, L] (CLAIMS.md ``ndp_step_function``): the Gaussian baseline that cannot
   represent the two-point-mass posterior.
 - :func:`gaussian_kl` — KL(N₀ ‖ N₁) between full-covariance Gaussians.
+- :func:`exact_gaussian_eps` — the exact DDPM noise predictor of Gaussian data (an oracle denoiser, to
+  test samplers such as RePaint without a network).
 """
 
 from __future__ import annotations
@@ -209,3 +211,17 @@ def gaussian_kl(mean0: Tensor, cov0: Tensor, mean1: Tensor, cov1: Tensor) -> Ten
     log_det1 = 2 * torch.log(torch.diagonal(chol1, dim1=-2, dim2=-1)).sum(-1)
     log_det0 = 2 * torch.log(torch.diagonal(chol0, dim1=-2, dim2=-1)).sum(-1)
     return 0.5 * ((a * a).sum((-1, -2)) + (d * d).sum(-1) - mean0.shape[-1] + log_det1 - log_det0)
+
+
+def exact_gaussian_eps(cov: Tensor, schedule) -> Callable[[Tensor, Tensor], Tensor]:
+    """The exact noise predictor E[ε | x_t] for data x_0 ~ N(0, Σ) under a DDPM ``schedule``:
+    x_t = √ᾱ_t x_0 + √(1-ᾱ_t) ε is N(0, ᾱ_t Σ + (1-ᾱ_t) I), and E[ε | x_t] = √(1-ᾱ_t)(ᾱ_t Σ + (1-ᾱ_t) I)⁻¹ x_t
+    (Gaussian conditioning). ``cov [M, M]``; returns ``eps_fn(x_t [n, M], t 0-d) -> [n, M]`` in the samplers'
+    convention (one eigendecomposition of Σ, then a diagonal solve per step)."""
+    lam, q = torch.linalg.eigh(cov)
+
+    def eps_fn(x_t: Tensor, t: Tensor) -> Tensor:
+        ab = float(schedule.alpha_bars[int(t) - 1])
+        return math.sqrt(1 - ab) * ((x_t @ q) / (ab * lam + 1 - ab)) @ q.T
+
+    return eps_fn

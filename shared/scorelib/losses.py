@@ -14,6 +14,8 @@
   weighting, and μ̃-prediction with the MSE or the VLB weighting (its network takes ``(x_t, t)``).
 - :func:`sde_dsm_loss` — Song et al. (2021), eq. (7): DSM in continuous time for any
   :class:`~scorelib.sde.SDE`, λ(t) = σ_t² or the likelihood weighting λ(t) = g(t)².
+- :func:`ndp_loss` — Dutordoir et al. (2022), eq. (8): ε-prediction on function values with an L1
+  loss and stratified t (its network takes ``(x, y_t, t, mask)``).
 
 All return the mean over the batch (``reduction="mean"``) or per-sample values ``[n]``
 (``reduction="none"``). Sums run over the data dimension.
@@ -279,3 +281,46 @@ def sde_dsm_loss(
     else:
         per_sample = (std.view(shape) * score + noise).pow(2).flatten(1).sum(-1)
     return _reduce(per_sample, reduction)
+
+
+def stratified_steps(n: int, T: int, generator: torch.Generator | None = None) -> Tensor:
+    """Integer steps ``[n]`` in 1..T, one uniform draw inside each of n equal strata of [0, 1) (stratified
+    sampling: the batch covers all noise levels evenly, which lowers the variance of the loss over t)."""
+    device = generator.device if generator is not None else None
+    u = (torch.arange(n, dtype=torch.float64, device=device)
+         + torch.rand(n, generator=generator, dtype=torch.float64, device=device)) / n
+    return (u * T).long().clamp(max=T - 1) + 1
+
+
+def ndp_loss(
+    model: Callable[..., Tensor],
+    batch,
+    schedule,
+    *,
+    generator: torch.Generator | None = None,
+    t: Tensor | None = None,
+    noise: Tensor | None = None,
+    reduction: Reduction = "mean",
+) -> Tensor:
+    """The Neural Diffusion Process objective (Dutordoir et al. 2022, eq. 8, with their L1 norm):
+
+        E_t E_ε mean_n |ε_n - ε_θ(x, √ᾱ_t y + √(1-ᾱ_t) ε, t)_n|,
+
+    the function values y noised as in DDPM (Ho et al. 2020, eq. 4) while the inputs x stay clean.
+    ``batch`` is a :class:`~scorelib.datasets.FunctionBatch` (x ``[b, n, D]``, y and mask ``[b, n]``);
+    ``model(x, y_t, t [b], mask) -> [b, n]``; t is stratified over the batch (:func:`stratified_steps`)
+    unless given. The mean runs over the real points of each function (padding is ignored).
+    """
+    y, mask = batch.y, batch.mask
+    gen_device = generator.device if generator is not None else y.device
+    if t is None:
+        t = stratified_steps(y.shape[0], schedule.T, generator)
+    t = t.to(y.device)
+    if noise is None:
+        noise = torch.randn(y.shape, generator=generator, dtype=y.dtype, device=gen_device)
+    noise = noise.to(y.device)
+    ab = schedule.at(schedule.alpha_bars, t, y)
+    y_t = ab.sqrt() * y + (1 - ab).sqrt() * noise
+    err = (model(batch.x, y_t, t.to(y.dtype), mask) - noise).abs() * mask
+    per_function = err.sum(-1) / mask.sum(-1).clamp(min=1)
+    return _reduce(per_function, reduction)

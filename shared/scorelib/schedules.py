@@ -3,7 +3,9 @@
 - :func:`geometric_sigmas` — Song & Ermon (2019), §4.2: σ_1 > σ_2 > … > σ_L with a constant ratio
   σ_{i-1}/σ_i, so every level is the same relative step from the last.
 - :func:`linear_betas`, :func:`cosine_betas` and :class:`DDPMSchedule` — Ho et al. (2020): β_t, α_t,
-  ᾱ_t and the coefficients of the forward posterior q(x_{t-1} | x_t, x_0) (their eq. 6-7).
+  ᾱ_t and the coefficients of the forward posterior q(x_{t-1} | x_t, x_0) (their eq. 6-7);
+  :meth:`DDPMSchedule.respaced` samples with fewer steps (Nichol & Dhariwal 2021, §4).
+- :func:`rescaled_cosine_betas` — the schedule of Neural Diffusion Processes (Dutordoir et al. 2022).
 """
 
 from __future__ import annotations
@@ -64,6 +66,19 @@ def cosine_betas(T: int = 1000, s: float = 0.008, max_beta: float = 0.999, dtype
     return (1 - alpha_bar[1:] / alpha_bar[:-1]).clamp(max=max_beta).to(dtype)
 
 
+def rescaled_cosine_betas(T: int = 500, beta_min: float = 3e-4, beta_max: float = 0.5, s: float = 0.008,
+                          dtype: torch.dtype = torch.float64) -> Tensor:
+    """The NDP schedule (Dutordoir et al. 2022, App. C; CLAIMS.md): the cosine β's of :func:`cosine_betas`
+    mapped affinely onto [``beta_min``, ``beta_max``], β_t = β_min + (β_t^cos - min β^cos)/(max β^cos -
+    min β^cos)·(β_max - β_min): ``[T]``. At T = 500 the defaults give ᾱ_T ≈ 0.0022."""
+    if not 0 < beta_min < beta_max < 1:
+        raise ConfigError(f"need 0 < beta_min < beta_max < 1, got {beta_min}, {beta_max}")
+    b = cosine_betas(T, s)
+    if T == 1:
+        return torch.tensor([beta_max], dtype=dtype)
+    return (beta_min + (b - b.min()) / (b.max() - b.min()) * (beta_max - beta_min)).to(dtype)
+
+
 Variance = Literal["beta", "beta_tilde"]
 
 
@@ -109,9 +124,26 @@ class DDPMSchedule:
     def cosine(cls, T: int = 1000, s: float = 0.008) -> DDPMSchedule:
         return cls(cosine_betas(T, s))
 
+    @classmethod
+    def ndp(cls, T: int = 500, beta_min: float = 3e-4, beta_max: float = 0.5) -> DDPMSchedule:
+        return cls(rescaled_cosine_betas(T, beta_min, beta_max))
+
     @property
     def T(self) -> int:  # noqa: N802 - the paper's symbol
         return len(self.betas)
+
+    def respaced(self, steps: int) -> tuple[DDPMSchedule, Tensor]:
+        """The same process seen at ``steps`` evenly spaced levels S_1 < … < S_K = T (Nichol & Dhariwal
+        2021, §4): ᾱ is kept at those levels and β_k = 1 - ᾱ_{S_k}/ᾱ_{S_{k-1}} (ᾱ_{S_0} = 1). Returns the
+        new schedule (K = ``steps``) and ``timesteps [K]`` (long), the original step S_k of new step k
+        (at index k-1): a network trained on this schedule is called with ``timesteps[k - 1]``.
+        ``steps = T`` returns an equal schedule and 1..T."""
+        if not isinstance(steps, int) or isinstance(steps, bool) or not 1 <= steps <= self.T:
+            raise ConfigError(f"respaced steps must be an int in 1..{self.T}, got {steps!r}")
+        timesteps = torch.linspace(1, self.T, steps, dtype=torch.float64).round().long()
+        kept = self.alpha_bars[timesteps - 1]
+        prev = torch.cat([torch.ones(1, dtype=torch.float64), kept[:-1]])
+        return DDPMSchedule(1 - kept / prev), timesteps
 
     def sigma2(self, variance: Variance = "beta") -> Tensor:
         """The reverse-process variance σ_t² ``[T]``: β_t, or β̃_t (Ho et al. 2020, §3.2: "both had

@@ -237,3 +237,17 @@ def train_or_load(
         raise ConfigError("retrain=False needs an artifact folder to load from")
     return load_artifacts(artifact_dir, config_dict, retrain_hint=retrain_hint, map_location=map_location)
 
+
+
+def pack_weights(module: nn.Module, prefix: str) -> dict[str, Tensor]:
+    """``module``'s state dict as CPU tensors under ``"{prefix}.{name}"`` (for :func:`train_or_load`'s
+    artifacts; the EMA wrapper's step counter is dropped)."""
+    return {f"{prefix}.{k}": v.detach().cpu() for k, v in module.state_dict().items() if k != "n_averaged"}
+
+
+def unpack_weights(module: nn.Module, state: Mapping[str, Tensor], prefix: str) -> nn.Module:
+    """Load the ``"{prefix}.*"`` entries of ``state`` into ``module`` (strictly: a missing or unexpected
+    key is an error, as for a stale artifact) and return it in eval mode."""
+    head = prefix + "."
+    module.load_state_dict({k[len(head):]: v for k, v in state.items() if k.startswith(head)})
+    return module.eval()

@@ -1,0 +1,254 @@
+"""Chapter ``ndp_step_function``: profiles, training, sampling and claims (Dutordoir et al. 2022).
+
+The claim (CLAIMS.md, section ndp_step_function): a Neural Diffusion Process captures a *non-Gaussian*
+posterior over functions, where a GP cannot. The process: a ~ U[-L, L], f(x) = 1[x ≥ a], no noise. Given
+contexts (-0.5 → 0) and (0.5 → 1), the exact posterior of f(x) is two point masses, at 0 and 1, with
+P(f(x) = 1) = clip((x + 0.5)/1, 0, 1) (:func:`scorelib.datasets.step_posterior_probability`); the
+moment-matched GP (:func:`scorelib.gp.step_gp_posterior`) puts a single bump between them.
+
+``fit`` trains the NDP and draws every conditional sample the chapter uses (they are the artifacts of the
+full profile); the ``*_check`` functions compute the exact and GP answers and the claims from them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from scorelib.claims import Claim, ClaimTable
+from scorelib.datasets import FunctionBatch, step_functions, step_posterior_probability
+from scorelib.gp import step_gp_posterior
+from scorelib.ndp import conditional_samples, prior_samples, train_ndp
+from scorelib.nets import BiDimensionalAttention
+from scorelib.runtime import make_generator
+from scorelib.schedules import DDPMSchedule
+from scorelib.training import TrainConfig, pack_weights, unpack_weights
+
+CHAPTER = "ndp_step_function"
+DTYPE = torch.float32
+RENOISE = ("t", "t-1")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every size and setting of the chapter; QUICK and FULL differ only in sizes."""
+
+    half_width: float = 2.0  # the step process's L: a ~ U[-L, L]
+    context_x: tuple[float, ...] = (-0.5, 0.5)
+    context_y: tuple[float, ...] = (0.0, 1.0)
+    probe_x: tuple[float, ...] = (0.0, 0.25, 1.5)
+    mid_band: tuple[float, float] = (0.25, 0.75)
+    # the model and its diffusion
+    T: int = 100
+    beta_min: float = 3e-4
+    beta_max: float = 0.5
+    hidden: int = 32
+    layers: int = 3
+    heads: int = 4
+    train_points: int = 16
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=1500, batch_size=64, lr=1e-3,
+                                                                   ema_decay=0.995))
+    # conditional sampling
+    n_samples: int = 256
+    resample_counts: tuple[int, ...] = (1, 3, 10)
+    resample: int = 10  # U of the claims
+    grid_points: int = 17
+    prior_samples: int = 16
+
+
+QUICK = Config()
+FULL = Config(train=TrainConfig(steps=4000, batch_size=64, lr=1e-3, ema_decay=0.998))
+PROFILES: dict[str, Config] = {"quick": QUICK, "full": FULL}
+
+_PARTS = {"train": 1, "init": 2, "table": 3, "prior": 5, "indexing": 6}
+
+
+def generator(seed: int, part: str) -> torch.Generator:
+    """The CPU generator of one sub-experiment (so changing one never shifts another's draws)."""
+    return make_generator(1000 * seed + _PARTS[part], "cpu")
+
+
+def schedule(cfg: Config) -> DDPMSchedule:
+    return DDPMSchedule.ndp(cfg.T, cfg.beta_min, cfg.beta_max)
+
+
+def network(cfg: Config) -> BiDimensionalAttention:
+    return BiDimensionalAttention(hidden=cfg.hidden, layers=cfg.layers, heads=cfg.heads)
+
+
+def contexts(cfg: Config) -> tuple[Tensor, Tensor]:
+    """``x_context [C, 1]``, ``y_context [C]``."""
+    return (torch.tensor(cfg.context_x, dtype=DTYPE).unsqueeze(-1), torch.tensor(cfg.context_y, dtype=DTYPE))
+
+
+def grid(cfg: Config) -> Tensor:
+    """The target inputs ``[M, 1]``: ``grid_points`` evenly spaced on [-L, L] (they include the probes 0, 0.25
+    and 1.5 for the defaults), without the context inputs themselves (a context is known exactly)."""
+    x = torch.linspace(-cfg.half_width, cfg.half_width, cfg.grid_points, dtype=DTYPE)
+    keep = torch.ones_like(x, dtype=torch.bool)
+    for c in cfg.context_x:
+        keep &= (x - c).abs() > 1e-6
+    return x[keep].unsqueeze(-1)
+
+
+def probe_index(cfg: Config) -> list[int]:
+    """Where the probes sit in :func:`grid` (an error if the grid misses one)."""
+    x = grid(cfg)[:, 0]
+    index = [int((x - p).abs().argmin()) for p in cfg.probe_x]
+    if any(abs(float(x[i]) - p) > 1e-6 for i, p in zip(index, cfg.probe_x)):
+        raise ValueError(f"grid_points = {cfg.grid_points} puts no grid point on every probe {cfg.probe_x}")
+    return index
+
+
+def to_model(f: Tensor) -> Tensor:
+    """Function values {0, 1} → the model's space {-1, 1} (centred, unit scale: as images go to [-1, 1]
+    in DDPM, so the data's scale matches the N(0, I) prior)."""
+    return 2 * f - 1
+
+
+def from_model(y: Tensor) -> Tensor:
+    return (y + 1) / 2
+
+
+def load_net(cfg: Config, state: dict[str, Tensor], device: torch.device) -> BiDimensionalAttention:
+    return unpack_weights(network(cfg), state, "net").to(device)
+
+
+def fit_model(cfg: Config, seed: int, device: torch.device, progress: bool = True) -> dict[str, Tensor]:
+    """Train the NDP (eq. 8, L1, stratified t) on fresh step functions, ``train_points`` random inputs each."""
+    with torch.random.fork_rng():
+        torch.manual_seed(1000 * seed + _PARTS["init"])
+        net = network(cfg).to(device)
+
+    def batches(n: int, gen: torch.Generator) -> FunctionBatch:
+        b = step_functions(n, cfg.train_points, generator=gen, L=cfg.half_width, dtype=DTYPE)
+        return FunctionBatch(b.x.to(device), to_model(b.y).to(device), b.mask.to(device))
+
+    result = train_ndp(net, batches, schedule(cfg), cfg.train, generator(seed, "train"), progress=progress,
+                       description="NDP on step functions")
+    out = pack_weights(result.best, "net")
+    out["losses"] = torch.tensor(result.losses)
+    return out
+
+
+def sample_at(cfg: Config, net, x_target: Tensor, n: int, resample: int, g: torch.Generator,
+              device: torch.device, renoise_beta: str = "t") -> Tensor:
+    """``[n, M]`` conditional samples at ``x_target [M, 1]`` given the chapter's two contexts."""
+    xc, yc = contexts(cfg)
+    y = conditional_samples(net, schedule(cfg), xc.to(device), to_model(yc).to(device), x_target.to(device),
+                            n_samples=n, generator=g, resample=resample, renoise_beta=renoise_beta)
+    return from_model(y).cpu()
+
+
+def fit(cfg: Config, seed: int, device: torch.device, progress: bool = True) -> dict[str, Tensor]:
+    """Everything slow: training; ``n_samples`` conditional samples on the grid for every U in
+    ``resample_counts`` (β_t jump back) and for U = ``resample`` with the literal β_{t-1}; a few prior draws."""
+    state = fit_model(cfg, seed, device, progress)
+    net = load_net(cfg, state, device)
+    g = generator(seed, "table")
+    for u in cfg.resample_counts:
+        state[f"samples.U{u}"] = sample_at(cfg, net, grid(cfg), cfg.n_samples, u, g, device)
+    g = generator(seed, "indexing")
+    state["samples.literal"] = sample_at(cfg, net, grid(cfg), cfg.n_samples, cfg.resample, g, device, "t-1")
+    x_prior = grid(cfg).expand(cfg.prior_samples, -1, -1).to(device)
+    prior = prior_samples(net, schedule(cfg), x_prior, generator=generator(seed, "prior"))
+    state["prior"] = from_model(prior).cpu()
+    return state
+
+
+# ---------------------------------------------------------------------------------------------
+# The exact posterior and the moment-matched GP
+# ---------------------------------------------------------------------------------------------
+
+
+def exact_probability(cfg: Config, x: Tensor) -> Tensor:
+    """P(f(x) = 1 | contexts) ``[M]`` at ``x [M, 1]``: the weight of the upper point mass."""
+    xc, yc = contexts(cfg)
+    return step_posterior_probability(x.to(torch.float64), xc.double(), yc.double(), cfg.half_width)
+
+
+def gp_marginals(cfg: Config, x: Tensor) -> tuple[Tensor, Tensor]:
+    """Mean and standard deviation ``[M]`` of the moment-matched GP's posterior at ``x [M, 1]``."""
+    xc, yc = contexts(cfg)
+    mean, cov = step_gp_posterior(xc.double(), yc.double(), x.double(), cfg.half_width)
+    return mean, cov.diagonal().clamp(min=0).sqrt()
+
+
+def normal_mass(mean: Tensor, std: Tensor, lo: float, hi: float) -> Tensor:
+    """N(mean, std²) mass of (lo, hi)."""
+    cdf = lambda v: 0.5 * (1 + torch.erf((v - mean) / (std * math.sqrt(2))))  # noqa: E731
+    return cdf(hi) - cdf(lo)
+
+
+@dataclass
+class ProbeResult:
+    """Fractions of samples at the probe inputs: ``above [M]`` (> 0.5), ``mid [M]`` (in the mid band),
+    ``near_one [M]`` (within 0.25 of 1)."""
+
+    above: Tensor
+    mid: Tensor
+    near_one: Tensor
+
+
+def probe_fractions(cfg: Config, samples: Tensor) -> ProbeResult:
+    lo, hi = cfg.mid_band
+    return ProbeResult((samples > 0.5).double().mean(0), ((samples > lo) & (samples < hi)).double().mean(0),
+                       ((samples - 1).abs() < 0.25).double().mean(0))
+
+
+@dataclass
+class StepResult:
+    exact: Tensor  # [P] P(f = 1) at the probes
+    gp_mid: Tensor  # [P] GP mass in the mid band
+    gp_above: Tensor  # [P] GP mass above 0.5
+    by_resample: dict[int, ProbeResult]  # U -> fractions at the probes (β_t jump back)
+    main: ProbeResult  # U = cfg.resample: the claims
+    literal: ProbeResult  # U = cfg.resample with the literal β_{t-1} jump back
+
+
+def step_check(cfg: Config, state: dict[str, Tensor]) -> StepResult:
+    probes = torch.tensor(cfg.probe_x, dtype=torch.float64).unsqueeze(-1)
+    index = probe_index(cfg)
+    mean, std = gp_marginals(cfg, probes)
+    by_u = {u: probe_fractions(cfg, state[f"samples.U{u}"][:, index]) for u in cfg.resample_counts}
+    return StepResult(exact_probability(cfg, probes), normal_mass(mean, std, *cfg.mid_band),
+                      normal_mass(mean, std, 0.5, math.inf), by_u, by_u[cfg.resample],
+                      probe_fractions(cfg, state["samples.literal"][:, index]))
+
+
+CLAIMS = ClaimTable([
+    Claim("gp_mid_mass_x0", "CLAIMS.md [calc]; the moment-matched GP", "GP posterior mass in (0.25, 0.75) at x=0",
+          0.68, "abs", 0.01, 0.01),
+    Claim("gp_mid_mass_x025", "CLAIMS.md [calc]", "GP posterior mass in (0.25, 0.75) at x=0.25", 0.49, "abs",
+          0.01, 0.01),
+    Claim("ndp_mid_x0", "Dutordoir et al. 2022, §5.1 (non-Gaussian posteriors)",
+          "NDP: fraction of samples in (0.25, 0.75) at x=0", None, "max", 0.10, 0.10),
+    Claim("ndp_mid_x025", "Dutordoir et al. 2022, §5.1", "NDP: fraction in (0.25, 0.75) at x=0.25", None, "max",
+          0.10, 0.10),
+    Claim("ndp_weight_x0", "exact posterior P(f(0)=1) = 0.5", "NDP: fraction above 0.5 at x=0", 0.5, "abs",
+          0.15, 0.15),
+    Claim("ndp_weight_x025", "exact posterior P(f(0.25)=1) = 0.75", "NDP: fraction above 0.5 at x=0.25", 0.75,
+          "abs", 0.15, 0.15),
+    Claim("ndp_weight_increase", "exact: +0.25", "NDP: fraction above 0.5, x=0.25 minus x=0", None, "min",
+          0.10, 0.10),
+    Claim("ndp_near_one_x15", "exact posterior P(f(1.5)=1) = 1", "NDP: fraction within 0.25 of 1 at x=1.5", None,
+          "min", 0.95, 0.95),
+])
+
+
+def measured_claims(r: StepResult, gp_mid: Tensor | None = None) -> dict[str, float]:
+    """Map the chapter's results onto claim ids (probes in the order 0, 0.25, 1.5)."""
+    m = r.main
+    return {
+        "gp_mid_mass_x0": float(r.gp_mid[0]),
+        "gp_mid_mass_x025": float(r.gp_mid[1]),
+        "ndp_mid_x0": float(m.mid[0]),
+        "ndp_mid_x025": float(m.mid[1]),
+        "ndp_weight_x0": float(m.above[0]),
+        "ndp_weight_x025": float(m.above[1]),
+        "ndp_weight_increase": float(m.above[1] - m.above[0]),
+        "ndp_near_one_x15": float(m.near_one[2]),
+    }

@@ -1,0 +1,110 @@
+"""Neural Diffusion Processes (Dutordoir et al. 2022): a DDPM over the values of a function at a set of
+inputs, with a noise model that sees the inputs. This module is the glue between
+:class:`~scorelib.datasets.FunctionBatch`, the network (``model(x [b, n, D], y_t [b, n], t [b], mask [b, n])
+-> ε [b, n]``, e.g. :class:`~scorelib.nets.BiDimensionalAttention`), a
+:class:`~scorelib.schedules.DDPMSchedule` and the samplers:
+
+- :func:`prior_samples` — unconditional function draws at given inputs (Ho et al. 2020, Algorithm 2);
+- :func:`train_ndp` — the book's one training loop with :func:`scorelib.losses.ndp_loss`;
+- :func:`conditional_samples` — draws at target inputs given context points, by RePaint (Lugmayr et al.
+  2022, Algorithm 1) on the joint vector [context, target] (the paper's conditional sampling, §3.3).
+
+Both may sample with a respaced schedule (fewer steps; ``steps``), calling the network with the original
+step indices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+from scorelib.datasets import FunctionBatch
+from scorelib.errors import ConfigError
+from scorelib.losses import ndp_loss
+from scorelib.samplers import ddpm_ancestral, repaint
+from scorelib.schedules import DDPMSchedule
+from scorelib.training import TrainConfig, TrainResult, train
+
+EpsFn = Callable[[Tensor, Tensor], Tensor]
+
+
+def eps_fn(model: nn.Module, x: Tensor, mask: Tensor | None = None, timesteps: Tensor | None = None) -> EpsFn:
+    """``(y_t [b, n], t 0-d) -> ε [b, n]``: the network with its inputs ``x [b, n, D]`` (and mask) closed
+    over, in the sampler's calling convention. ``timesteps`` maps a respaced step k to the network's step
+    ``timesteps[k - 1]`` (:meth:`DDPMSchedule.respaced`)."""
+    def fn(y_t: Tensor, t: Tensor) -> Tensor:
+        step = int(t) if timesteps is None else int(timesteps[int(t) - 1])
+        return model(x, y_t, torch.full((y_t.shape[0],), float(step), dtype=y_t.dtype, device=y_t.device), mask)
+    return fn
+
+
+def train_ndp(model: nn.Module, batches: Callable[[int, torch.Generator], FunctionBatch], schedule: DDPMSchedule,
+              config: TrainConfig, generator: torch.Generator, *, progress: bool = True,
+              description: str = "NDP, eq. (8)") -> TrainResult:
+    """Fit ``model`` with :func:`~scorelib.losses.ndp_loss` on fresh functions ``batches(batch_size, generator)``
+    each step (AdamW, clipping, EMA: :func:`scorelib.training.train`)."""
+    def loss_fn(net: nn.Module, batch: FunctionBatch, gen: torch.Generator) -> Tensor:
+        return ndp_loss(net, batch, schedule, generator=gen)
+    return train(model, loss_fn, batches, config, generator, progress=progress, description=description)
+
+
+def _schedule(schedule: DDPMSchedule, steps: int | None) -> tuple[DDPMSchedule, Tensor | None]:
+    if steps is None or steps == schedule.T:
+        return schedule, None
+    return schedule.respaced(steps)
+
+
+def _noise(shape: tuple[int, ...], generator: torch.Generator, like: Tensor) -> Tensor:
+    return torch.randn(shape, generator=generator, dtype=like.dtype, device=generator.device).to(like.device)
+
+
+def prior_samples(model: nn.Module, schedule: DDPMSchedule, x: Tensor, *, generator: torch.Generator,
+                  steps: int | None = None) -> Tensor:
+    """Function values ``[b, n]`` at inputs ``x [b, n, D]``, one draw per function, by ancestral sampling."""
+    sched, timesteps = _schedule(schedule, steps)
+    y_init = _noise(x.shape[:2], generator, x)
+    return ddpm_ancestral(eps_fn(model, x, None, timesteps), y_init, generator=generator, schedule=sched)
+
+
+def conditional_samples(model: nn.Module, schedule: DDPMSchedule, x_context: Tensor, y_context: Tensor,
+                        x_target: Tensor, *, n_samples: int, generator: torch.Generator, resample: int = 10,
+                        steps: int | None = None, renoise_beta: str = "t", context_mask: Tensor | None = None
+                        ) -> Tensor:
+    """Samples of f at the targets given the contexts: ``x_context [B, C, D]``, ``y_context [B, C]``,
+    ``x_target [B, M, D]`` → ``[B, n_samples, M]`` (unbatched ``[C, D]``, ``[C]``, ``[M, D]`` →
+    ``[n_samples, M]``). All B·n_samples chains run as one batch of RePaint (U = ``resample`` rounds per
+    step, jump length 1; ``renoise_beta`` as in :func:`scorelib.samplers.repaint`). Functions with fewer
+    contexts are padded: ``context_mask [B, C]`` (True = real context) hides the padding from the network's
+    attention and from the conditioning, so each function is sampled as if it had only its real contexts."""
+    unbatched = x_context.dim() == 2
+    if unbatched:
+        x_context, y_context, x_target = x_context[None], y_context[None], x_target[None]
+    if x_context.dim() != 3 or x_target.dim() != 3 or y_context.shape != x_context.shape[:2]:
+        raise ConfigError(f"need x_context [B, C, D], y_context [B, C], x_target [B, M, D]; got "
+                          f"{tuple(x_context.shape)}, {tuple(y_context.shape)}, {tuple(x_target.shape)}")
+    if not isinstance(n_samples, int) or isinstance(n_samples, bool) or n_samples < 1:
+        raise ConfigError(f"n_samples must be a positive int, got {n_samples!r}")
+    B, C, _ = x_context.shape
+    M = x_target.shape[1]
+    x_all = torch.cat([x_context, x_target], 1).repeat_interleave(n_samples, 0)  # [B·S, C+M, D]
+    known = torch.cat([y_context, torch.zeros(B, M, dtype=y_context.dtype, device=y_context.device)], 1)
+    known = known.repeat_interleave(n_samples, 0)  # [B·S, C+M]
+    if context_mask is None:
+        context_mask = torch.ones(B, C, dtype=torch.bool, device=y_context.device)
+    elif unbatched:
+        context_mask = context_mask[None]
+    if tuple(context_mask.shape) != (B, C):
+        raise ConfigError(f"context_mask must be [B, C] = [{B}, {C}], got {tuple(context_mask.shape)}")
+    context_mask = context_mask.to(device=y_context.device, dtype=torch.bool)
+    target_mask = torch.ones(B, M, dtype=torch.bool, device=y_context.device)
+    real = torch.cat([context_mask, target_mask], 1).repeat_interleave(n_samples, 0)  # [B·S, C+M]
+    mask = torch.cat([context_mask, ~target_mask], 1).repeat_interleave(n_samples, 0)  # known entries
+    attend = None if bool(real.all()) else real
+    sched, timesteps = _schedule(schedule, steps)
+    y_init = _noise(tuple(known.shape), generator, x_all)
+    y = repaint(eps_fn(model, x_all, attend, timesteps), y_init, generator=generator, schedule=sched, known=known,
+                mask=mask, resample=resample, renoise_beta=renoise_beta)
+    out = y[:, C:].reshape(B, n_samples, M)
+    return out[0] if unbatched else out
