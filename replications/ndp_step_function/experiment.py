@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from scorelib.claims import Claim, ClaimTable
+from scorelib.errors import ConfigError
 from scorelib.datasets import FunctionBatch, step_functions, step_posterior_probability
 from scorelib.gp import step_gp_posterior
 from scorelib.ndp import conditional_samples, prior_samples, train_ndp
@@ -99,7 +100,7 @@ def probe_index(cfg: Config) -> list[int]:
     x = grid(cfg)[:, 0]
     index = [int((x - p).abs().argmin()) for p in cfg.probe_x]
     if any(abs(float(x[i]) - p) > 1e-6 for i, p in zip(index, cfg.probe_x)):
-        raise ValueError(f"grid_points = {cfg.grid_points} puts no grid point on every probe {cfg.probe_x}")
+        raise ConfigError(f"grid_points = {cfg.grid_points} puts no grid point on every probe {cfg.probe_x}")
     return index
 
 
@@ -239,7 +240,7 @@ CLAIMS = ClaimTable([
 ])
 
 
-def measured_claims(r: StepResult, gp_mid: Tensor | None = None) -> dict[str, float]:
+def measured_claims(r: StepResult) -> dict[str, float]:
     """Map the chapter's results onto claim ids (probes in the order 0, 0.25, 1.5)."""
     m = r.main
     return {
