@@ -1,0 +1,104 @@
+"""A plain attention noise model over a set of points: ``model(x [batch, points, D], y [batch, points],
+t [batch] or 0-d, mask [batch, points] | None) -> eps [batch, points]`` — the NDP's image-regression
+network (Dutordoir et al. 2022, §5.3, use plain attention over pixels there, not the bi-dimensional model).
+
+Each point embeds (x_n, y_n) jointly (``D + 1 → H``): the input dimensions are *not* exchangeable here (a
+pixel's row and column mean different things), so the bi-dimensional model's dimension invariance is
+neither needed nor wanted, and one attention over the points per block is D times cheaper. A block adds
+the time embedding, applies multi-head self-attention across the points (padded points masked out as
+keys), and splits the result into a residual path, (h + gelu(r))/√2, and a skip path; the summed skips
+(÷√L) go through a head whose last layer is zero-initialised. No positional encoding: the model is
+equivariant to permuting the points (the coordinates travel with them).
+
+With ``frequencies = K > 0`` each coordinate also enters through deterministic Fourier features
+``sin(2^k π x / 2), cos(2^k π x / 2)``, k = 0..K-1 (Tancik et al. 2020): a plain linear-GELU embedding of raw
+coordinates separates neighbouring pixels poorly, and the attention must tell them apart to learn which
+pixels co-vary. They are functions of each point's own inputs, so the equivariance is untouched.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from scorelib.errors import ConfigError
+from scorelib.nets.mlp import SinusoidalEmbedding
+
+
+class PointAttentionBlock(nn.Module):
+    """``(h [batch, points, H], t_emb [batch, H], mask) -> (h', skip)``, both ``[batch, points, H]``."""
+
+    def __init__(self, hidden: int, heads: int) -> None:
+        super().__init__()
+        if (2 * hidden) % heads:
+            raise ConfigError(f"2·hidden = {2 * hidden} must be divisible by heads = {heads}")
+        self.heads = heads
+        self.time = nn.Linear(hidden, hidden)
+        self.qkv = nn.Linear(hidden, 3 * 2 * hidden)
+        self.proj = nn.Linear(2 * hidden, 2 * hidden)
+
+    def forward(self, h: Tensor, t_emb: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor]:
+        b, n, hidden = h.shape
+        z = h + self.time(t_emb)[:, None, :]
+        q, k, v = (u.reshape(b, n, self.heads, -1).transpose(1, 2) for u in self.qkv(z).chunk(3, dim=-1))
+        attn_mask = None if mask is None else mask[:, None, None, :]  # [b, 1, 1, n]: keys only
+        att = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)  # [b, heads, n, 2H/heads]
+        residual, skip = self.proj(att.transpose(1, 2).reshape(b, n, 2 * hidden)).chunk(2, dim=-1)
+        return (h + F.gelu(residual)) / math.sqrt(2.0), F.gelu(skip)
+
+
+class PointAttention(nn.Module):
+    """``forward(x [batch, points, D], y [batch, points], t, mask [batch, points] | None) -> [batch, points]``.
+
+    Args:
+        dim: input dimension D.
+        hidden: width H of every embedding (even).
+        layers: number L of attention blocks.
+        heads: attention heads (must divide 2H).
+        time_scale: multiplies t inside the sinusoidal embedding (t is the integer step 1..T).
+        frequencies: number K of octaves of Fourier features of the inputs (0: raw inputs only).
+    """
+
+    def __init__(self, dim: int = 2, hidden: int = 64, layers: int = 4, heads: int = 4, time_scale: float = 1.0,
+                 frequencies: int = 0) -> None:
+        super().__init__()
+        if not isinstance(layers, int) or layers < 1:
+            raise ConfigError(f"layers must be a positive int, got {layers!r}")
+        if not isinstance(frequencies, int) or frequencies < 0:
+            raise ConfigError(f"frequencies must be a non-negative int, got {frequencies!r}")
+        self.dim = dim
+        self.register_buffer("octaves", (2.0 ** torch.arange(frequencies)) * math.pi / 2, persistent=False)
+        self.embed = nn.Sequential(nn.Linear(dim * (1 + 2 * frequencies) + 1, hidden), nn.GELU(),
+                                   nn.Linear(hidden, hidden))
+        self.time_embed = nn.Sequential(SinusoidalEmbedding(hidden, time_scale), nn.Linear(hidden, 4 * hidden),
+                                        nn.GELU(), nn.Linear(4 * hidden, hidden))
+        self.blocks = nn.ModuleList(PointAttentionBlock(hidden, heads) for _ in range(layers))
+        self.head = nn.Sequential(nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, 1))
+        nn.init.zeros_(self.head[-1].weight)  # the untrained model predicts ε = 0
+        nn.init.zeros_(self.head[-1].bias)
+
+    def features(self, x: Tensor) -> Tensor:
+        """``x [b, n, D]`` → ``[b, n, D(1 + 2K)]``: the inputs and their Fourier features."""
+        if len(self.octaves) == 0:
+            return x
+        phase = (x.unsqueeze(-1) * self.octaves.to(x.dtype)).flatten(-2)  # [b, n, D·K]
+        return torch.cat([x, phase.sin(), phase.cos()], -1)
+
+    def forward(self, x: Tensor, y: Tensor, t: Tensor | float, mask: Tensor | None = None) -> Tensor:
+        if x.dim() != 3 or y.shape != x.shape[:2] or x.shape[-1] != self.dim:
+            raise ConfigError(f"need x [batch, points, {self.dim}] and y [batch, points], got {tuple(x.shape)} and "
+                              f"{tuple(y.shape)}")
+        b = x.shape[0]
+        if mask is not None:
+            mask = mask.to(device=x.device, dtype=torch.bool)
+        h = self.embed(torch.cat([self.features(x), y.unsqueeze(-1)], -1))  # [b, n, H]
+        t = torch.as_tensor(t, dtype=x.dtype, device=x.device).expand(b)
+        t_emb = self.time_embed(t.to(self.embed[0].weight.dtype))
+        skip = torch.zeros_like(h)
+        for block in self.blocks:
+            h, s = block(h, t_emb, mask)
+            skip = skip + s
+        return self.head(skip / math.sqrt(len(self.blocks))).squeeze(-1)
