@@ -6,8 +6,14 @@ Each point embeds (x_n, y_n) jointly (``D + 1 → H``): the input dimensions are
 pixel's row and column mean different things), so the bi-dimensional model's dimension invariance is
 neither needed nor wanted, and one attention over the points per block is D times cheaper. A block adds
 the time embedding, applies multi-head self-attention across the points (padded points masked out as
-keys), and splits the result into a residual path, (h + gelu(r))/√2, and a skip path; the summed skips
-(÷√L) go through a head whose last layer is zero-initialised. No positional encoding: the model is
+keys), adds a per-point linear path, and splits the result into a residual path, (h + gelu(r))/√2, and a
+skip path; the summed skips (÷√L) go through a head whose last layer is zero-initialised.
+
+The per-point path matters: the skips are all the head sees, and without it a point's own noisy value
+reaches them only through attention, diluted 1/N among N points until the attention learns to look at
+itself. (The bi-dimensional model has this path implicitly: with D = 1 its attention over the input
+dimensions returns each point's own value.) Measured, NDP on SE GP data, 1,000 steps: L1 loss 0.475 without
+it, against 0.390 for the bi-dimensional model. No positional encoding: the model is
 equivariant to permuting the points (the coordinates travel with them).
 
 With ``frequencies = K > 0`` each coordinate also enters through deterministic Fourier features
@@ -39,6 +45,7 @@ class PointAttentionBlock(nn.Module):
         self.time = nn.Linear(hidden, hidden)
         self.qkv = nn.Linear(hidden, 3 * 2 * hidden)
         self.proj = nn.Linear(2 * hidden, 2 * hidden)
+        self.local = nn.Linear(hidden, 2 * hidden)  # each point's own path (see the module docstring)
 
     def forward(self, h: Tensor, t_emb: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor]:
         b, n, hidden = h.shape
@@ -46,7 +53,8 @@ class PointAttentionBlock(nn.Module):
         q, k, v = (u.reshape(b, n, self.heads, -1).transpose(1, 2) for u in self.qkv(z).chunk(3, dim=-1))
         attn_mask = None if mask is None else mask[:, None, None, :]  # [b, 1, 1, n]: keys only
         att = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)  # [b, heads, n, 2H/heads]
-        residual, skip = self.proj(att.transpose(1, 2).reshape(b, n, 2 * hidden)).chunk(2, dim=-1)
+        out = self.proj(att.transpose(1, 2).reshape(b, n, 2 * hidden)) + self.local(z)  # [b, n, 2H]
+        residual, skip = out.chunk(2, dim=-1)
         return (h + F.gelu(residual)) / math.sqrt(2.0), F.gelu(skip)
 
 
