@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from scorelib.errors import ConfigError
-from scorelib.nets.mlp import SinusoidalEmbedding
+from scorelib.nets.mlp import time_mlp, zero_head
 
 
 def _attention(q: Tensor, k: Tensor, v: Tensor, key_mask: Tensor | None = None) -> Tensor:
@@ -110,12 +110,9 @@ class BiDimensionalAttention(nn.Module):
         if not isinstance(layers, int) or layers < 1:
             raise ConfigError(f"layers must be a positive int, got {layers!r}")
         self.embed = nn.Linear(2, hidden)  # (x_{n,d}, y_n) per point and dimension
-        self.time_embed = nn.Sequential(SinusoidalEmbedding(hidden, time_scale), nn.Linear(hidden, 4 * hidden),
-                                        nn.GELU(), nn.Linear(4 * hidden, hidden))
+        self.time_embed = time_mlp(hidden, time_scale)
         self.blocks = nn.ModuleList(BiDimensionalAttentionBlock(hidden, heads) for _ in range(layers))
-        self.head = nn.Sequential(nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, 1))
-        nn.init.zeros_(self.head[-1].weight)  # the untrained model predicts ε = 0
-        nn.init.zeros_(self.head[-1].bias)
+        self.head = zero_head(hidden)  # the untrained model predicts ε = 0
 
     def forward(self, x: Tensor, y: Tensor, t: Tensor | float, mask: Tensor | None = None) -> Tensor:
         if x.dim() != 3 or y.shape != x.shape[:2]:

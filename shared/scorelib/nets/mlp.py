@@ -38,6 +38,22 @@ class SinusoidalEmbedding(nn.Module):
         return torch.cat([angles.sin(), angles.cos()], dim=-1)
 
 
+def time_mlp(hidden: int, time_scale: float = 1.0) -> nn.Sequential:
+    """t ``[n]`` → ``[n, hidden]``: the sinusoidal embedding, then Linear(H, 4H) → GELU → Linear(4H, H) (the
+    time MLP of Ho et al. 2020's network, as the NDP attention models use it)."""
+    return nn.Sequential(SinusoidalEmbedding(hidden, time_scale), nn.Linear(hidden, 4 * hidden), nn.GELU(),
+                         nn.Linear(4 * hidden, hidden))
+
+
+def zero_head(hidden: int) -> nn.Sequential:
+    """``[..., hidden]`` → ``[..., 1]``: Linear → GELU → Linear with the last layer zero-initialised, so that an
+    untrained noise model predicts ε = 0."""
+    head = nn.Sequential(nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, 1))
+    nn.init.zeros_(head[-1].weight)
+    nn.init.zeros_(head[-1].bias)
+    return head
+
+
 class MLP(nn.Module):
     """x ``[n, in_dim]`` (and t ``[n]`` if ``time_embedding > 0``) → ``[n, out_dim]``."""
 

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from scorelib.errors import ConfigError
-from scorelib.nets.mlp import SinusoidalEmbedding
+from scorelib.nets.mlp import time_mlp, zero_head
 
 
 class PointAttentionBlock(nn.Module):
@@ -81,12 +81,9 @@ class PointAttention(nn.Module):
         self.register_buffer("octaves", (2.0 ** torch.arange(frequencies)) * math.pi / 2, persistent=False)
         self.embed = nn.Sequential(nn.Linear(dim * (1 + 2 * frequencies) + 1, hidden), nn.GELU(),
                                    nn.Linear(hidden, hidden))
-        self.time_embed = nn.Sequential(SinusoidalEmbedding(hidden, time_scale), nn.Linear(hidden, 4 * hidden),
-                                        nn.GELU(), nn.Linear(4 * hidden, hidden))
+        self.time_embed = time_mlp(hidden, time_scale)
         self.blocks = nn.ModuleList(PointAttentionBlock(hidden, heads) for _ in range(layers))
-        self.head = nn.Sequential(nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, 1))
-        nn.init.zeros_(self.head[-1].weight)  # the untrained model predicts ε = 0
-        nn.init.zeros_(self.head[-1].bias)
+        self.head = zero_head(hidden)  # the untrained model predicts ε = 0
 
     def features(self, x: Tensor) -> Tensor:
         """``x [b, n, D]`` → ``[b, n, D(1 + 2K)]``: the inputs and their Fourier features."""
