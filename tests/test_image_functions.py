@@ -85,15 +85,16 @@ def test_mnist_reads_idx_files_plain_and_gzipped(tmp_path):
         mnist_images(tmp_path, "train")
 
 
-def _random_point_attention() -> PointAttention:
+def _random_point_attention(distance_bias: bool = True) -> PointAttention:
     torch.manual_seed(0)
-    net = PointAttention(dim=2, hidden=16, layers=2, heads=4, frequencies=3).double().eval()
+    net = PointAttention(dim=2, hidden=16, layers=2, heads=4, frequencies=3, distance_bias=distance_bias).double().eval()
     torch.nn.init.normal_(net.head[-1].weight, std=0.5)  # the zero head would make every check trivial
     return net
 
 
-def test_point_attention_is_equivariant_to_the_pixel_order():
-    net = _random_point_attention()
+@pytest.mark.parametrize("distance_bias", [False, True])
+def test_point_attention_is_equivariant_to_the_pixel_order(distance_bias):
+    net = _random_point_attention(distance_bias)
     g = torch.Generator().manual_seed(1)
     x = pixel_grid(4, 4, torch.float64).expand(3, -1, -1)
     y = torch.randn(3, 16, generator=g, dtype=torch.float64)
@@ -109,8 +110,9 @@ def test_point_attention_is_equivariant_to_the_pixel_order():
     assert float((swapped - out).abs().max()) > 1e-4
 
 
-def test_point_attention_ignores_masked_points():
-    net = _random_point_attention()
+@pytest.mark.parametrize("distance_bias", [False, True])
+def test_point_attention_ignores_masked_points(distance_bias):
+    net = _random_point_attention(distance_bias)
     g = torch.Generator().manual_seed(2)
     x = pixel_grid(4, 4, torch.float64).expand(2, -1, -1)
     y = torch.randn(2, 16, generator=g, dtype=torch.float64)
@@ -140,3 +142,19 @@ def test_fourier_features_separate_neighbouring_pixels():
     torch.testing.assert_close(f[:, :2], pixel_grid(8, 8))
     with pytest.raises(ConfigError, match="frequencies"):
         PointAttention(frequencies=-1)
+
+
+def test_distance_bias_makes_local_heads_local():
+    """With the bias, a head with a large scale attends to near points: moving a far point barely matters."""
+    torch.manual_seed(0)
+    net = PointAttention(dim=2, hidden=16, layers=1, heads=4, distance_bias=True).double().eval()
+    torch.nn.init.normal_(net.head[-1].weight, std=0.5)
+    with torch.no_grad():
+        net.blocks[0].log_scale.fill_(torch.log(torch.tensor(50.0)))  # every head very local
+    x = pixel_grid(4, 4, torch.float64).unsqueeze(0)
+    y = torch.randn(1, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    y_far = y.clone()
+    y_far[0, 15] += 5.0  # the bottom-right pixel, far from the top-left one
+    with torch.no_grad():
+        change = (net(x, y_far, 10.0) - net(x, y, 10.0)).abs()[0]
+    assert float(change[0]) < 1e-6 < float(change[15])
