@@ -153,3 +153,10 @@ def test_as_dicts_has_the_metrics_json_keys():
     assert dicts[1]["paper"] is None
     assert dicts[2]["tolerance"] == [-0.6, -0.4]  # a range becomes a JSON list
     assert json.loads(results.to_json()) == dicts
+
+
+def test_table_looks_up_claims_by_id():
+    table = ClaimTable([Claim("a", "s", "q", 1.0, "abs", 0.1, 0.1), Claim("b", "s", "q", None, "max", 1.0, 1.0)])
+    assert table["b"].id == "b" and table["b"].passes(0.5, "quick")
+    with pytest.raises(ConfigError, match=r"unknown claim id 'c'; known: a, b"):
+        table["c"]

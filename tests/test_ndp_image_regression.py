@@ -14,8 +14,7 @@ CFG = dataclasses.replace(ex.QUICK, test_images=12, n_samples=2)
 
 
 def _passes(claim_id: str, value: float, profile: str = "quick") -> bool:
-    (claim,) = [c for c in ex.CLAIMS if c.id == claim_id]
-    return claim.passes(value, profile)
+    return ex.CLAIMS[claim_id].passes(value, profile)
 
 
 @pytest.fixture(scope="module")

@@ -204,6 +204,13 @@ class ClaimTable:
     def __len__(self) -> int:
         return len(self.claims)
 
+    def __getitem__(self, claim_id: str) -> Claim:
+        """The claim with id ``claim_id``; a :class:`ConfigError` lists the known ids otherwise."""
+        for c in self.claims:
+            if c.id == claim_id:
+                return c
+        raise ConfigError(f"unknown claim id {claim_id!r}; known: {', '.join(c.id for c in self.claims)}")
+
     def check(self, measured: Mapping[str, float], profile: str) -> ClaimResults:
         """Verdicts for every claim; a claim without a measurement, or an unknown id, is an error."""
         known = {c.id for c in self.claims}
