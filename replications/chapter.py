@@ -79,11 +79,6 @@ class ChapterRun:
     def retrain_hint(self) -> str:
         return f"python -m replications run {self.chapter} --profile {self.profile} --retrain"
 
-    def generator(self, offset: int = 0) -> torch.Generator:
-        """A CPU generator seeded with ``seed + offset``: data are drawn on the CPU, so they are
-        identical on every machine, then moved to the device once."""
-        return runtime.make_generator(self.seed + offset, "cpu")
-
     def train_or_load(self, fit: Callable[[], Mapping[str, Tensor]]) -> dict[str, Tensor]:
         """``fit()`` when retraining (saved to :attr:`artifact_dir`), else the stored tensors."""
         return train_or_load(fit, config=self.resolved_config, artifact_dir=self.artifact_dir,

@@ -73,3 +73,46 @@ def test_describe_mentions_torch_and_the_device():
     line = describe(torch.device("cpu"))
     assert f"torch {torch.__version__}" in line and "device cpu" in line
     assert f"device {get_device('auto')}" in describe()
+
+
+def test_num_threads_is_a_reentrant_decorator():
+    from scorelib.runtime import num_threads
+
+    before = torch.get_num_threads()
+    one = num_threads(1)
+
+    @one
+    def depth(n: int) -> int:
+        assert torch.get_num_threads() == 1
+        return 0 if n == 0 else 1 + depth(n - 1)
+
+    assert depth(3) == 3
+    assert torch.get_num_threads() == before
+
+
+def test_seed_streams_formula_and_errors():
+    from scorelib.runtime import SeedStreams, make_generator
+
+    streams = SeedStreams({"train": 1, "init": 7})
+    assert streams.seed(2, "init") == 2007 and streams.seed(2, "train", offset=3) == 2301
+    a = torch.randn(4, generator=streams.generator(2, "train", 3))
+    assert torch.equal(a, torch.randn(4, generator=make_generator(2301)))
+    with pytest.raises(ConfigError, match="unknown random stream 'test'; this chapter has train, init"):
+        streams.seed(0, "test")
+    with pytest.raises(ConfigError, match="distinct"):
+        SeedStreams({"a": 1, "b": 1})
+
+
+def test_seeded_construction_ignores_and_restores_the_global_rng():
+    from scorelib.runtime import SeedStreams
+
+    streams = SeedStreams({"init": 1})
+    torch.manual_seed(123)
+    first = streams.build(lambda: torch.nn.Linear(3, 2), 0, "init").weight
+    after = torch.rand(1)
+    torch.manual_seed(123)
+    torch.rand(5)  # a different history of the global RNG
+    second = streams.build(lambda: torch.nn.Linear(3, 2), 0, "init").weight
+    assert torch.equal(first, second)
+    torch.manual_seed(123)
+    assert torch.equal(torch.rand(1), after), "the global RNG state is restored"
