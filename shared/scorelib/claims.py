@@ -167,12 +167,8 @@ class ClaimResults:
 
     def to_markdown(self) -> str:
         """The claims table for the book (every measured value shown)."""
-        lines = ["| " + " | ".join(self.HEADER) + " |", "|" + "---|" * len(self.HEADER)]
-        for row in self._rows(show_unstable=True):
-            lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
-        lines.append("")
-        lines.append(f"**{self.n_passed}/{len(self.results)} claims pass.**")
-        return "\n".join(lines)
+        table = markdown_table(self.HEADER, self._rows(show_unstable=True))
+        return f"{table}\n\n**{self.n_passed}/{len(self.results)} claims pass.**"
 
     def to_text(self) -> str:
         """A fixed-width table of the stable values and every verdict: what nbval compares."""
@@ -223,3 +219,14 @@ class ClaimTable:
             value = float(measured[c.id])
             results.append(ClaimResult(c, value, profile, c.passes(value, profile)))
         return ClaimResults(results)
+
+
+def markdown_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """A GitHub-flavoured Markdown table: one header row, ``|---|`` rules, then ``rows``.
+
+    Cells are ``str()``-ed, with ``|`` escaped so a cell never splits a row.
+    """
+    def line(cells: Sequence[object]) -> str:
+        return "| " + " | ".join(str(cell).replace("|", "\\|") for cell in cells) + " |"
+
+    return "\n".join([line(header), "|" + "---|" * len(header)] + [line(row) for row in rows])

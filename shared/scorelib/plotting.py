@@ -7,6 +7,7 @@ same machine (the figure-regression tests compare them).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import matplotlib as mpl
@@ -15,6 +16,8 @@ import numpy as np
 import seaborn as sns
 import torch
 from matplotlib.figure import Figure
+
+from scorelib.errors import ConfigError
 
 DPI = 100
 WIDTH = 6.4  # inches; one column
@@ -66,3 +69,47 @@ def score_field(ax, score_fn, lim: float = 8.0, n: int = 21, color: str = "C0", 
     s = s / norm.sqrt()  # compress the dynamic range so both modes and tails are visible
     ax.quiver(pts[:, 0], pts[:, 1], s[:, 0], s[:, 1], color=color, label=label, angles="xy")
     ax.set_aspect("equal")
+
+
+def density_contours(ax, log_prob: Callable[[torch.Tensor], torch.Tensor], lim: float | tuple[float, float], *,
+                     n: int = 121, density: bool = False, dtype: torch.dtype = torch.float64, **contour_kw):
+    """Contours of a 2-D density on an ``n × n`` grid of ``[lo, hi]²`` (``lim`` = hi, or ``(lo, hi)``).
+
+    ``log_prob`` maps points ``[m, 2] → [m]``; the contoured values are log p, or p with
+    ``density=True``. Keyword arguments go to ``ax.contour``; returns its ``ContourSet``.
+    """
+    lo, hi = (-lim, lim) if isinstance(lim, (int, float)) else lim
+    axis = torch.linspace(lo, hi, n, dtype=dtype)
+    xx, yy = torch.meshgrid(axis, axis, indexing="xy")
+    with torch.no_grad():
+        values = log_prob(torch.stack([xx.reshape(-1), yy.reshape(-1)], -1))
+    if density:
+        values = values.exp()
+    return ax.contour(xx.numpy(), yy.numpy(), values.reshape(xx.shape).cpu().numpy(), **contour_kw)
+
+
+def tile_images(images: torch.Tensor | np.ndarray, cols: int, gap: int = 0, fill: float = 0.0) -> np.ndarray:
+    """Tile ``[k, h, w]`` images row-major into one canvas, ``cols`` per row, ``gap`` pixels of ``fill``
+    between them (none around the border): shape ``[rows·(h+gap) − gap, cols·(w+gap) − gap]``."""
+    imgs = np.asarray(images, dtype=float)
+    if imgs.ndim != 3 or cols < 1 or gap < 0:
+        raise ConfigError(f"tile_images takes [k, h, w] images, cols ≥ 1 and gap ≥ 0; got shape {imgs.shape}, "
+                         f"cols={cols}, gap={gap}")
+    k, h, w = imgs.shape
+    rows = -(-k // cols)
+    canvas = np.full(((h + gap) * rows - gap, (w + gap) * cols - gap), fill, dtype=float)
+    for i, img in enumerate(imgs):
+        r, c = divmod(i, cols)
+        canvas[(h + gap) * r:(h + gap) * r + h, (w + gap) * c:(w + gap) * c + w] = img
+    return canvas
+
+
+def show_image(ax, img: torch.Tensor | np.ndarray, *, vmin: float, vmax: float, cmap: str = "gray_r",
+               title: str | None = None, **title_kw) -> None:
+    """One grey-scale image (or a tiled canvas) without ticks or grid, pixels drawn as squares."""
+    ax.imshow(np.asarray(img, dtype=float), cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.grid(False)
+    if title:
+        ax.set_title(title, **title_kw)
