@@ -11,7 +11,6 @@ import math
 import pytest
 import torch
 from torch import nn
-from torch.func import jacrev, vmap
 
 from scorelib import losses
 from scorelib.distributions import GaussianMixture
@@ -78,32 +77,24 @@ def test_fisher_divergence_of_the_true_score_is_zero_and_of_a_shift_is_half_its_
 # --- the exact Jacobian trace --------------------------------------------------------------------
 
 
-def _trace_by_torch_func(fn, x: torch.Tensor) -> torch.Tensor:
-    jac = vmap(jacrev(lambda xi: fn(xi[None])[0]))(x)  # [n, D, D]
-    return torch.diagonal(jac, dim1=-2, dim2=-1).sum(-1)
-
-
-@pytest.mark.parametrize("which", ["mlp", "mixture-score"])
-def test_jacobian_trace_equals_torch_func(which):
-    d = 3
-    if which == "mlp":
-        fn = random_mlp(d=d, seed=3)
-    else:
-        g = _gen(4)
-        a = torch.randn(2, d, d, generator=g, dtype=DT)
-        gm = GaussianMixture(torch.tensor([0.4, 0.6], dtype=DT), torch.randn(2, d, generator=g, dtype=DT),
-                             a @ a.transpose(-1, -2) + 0.5 * torch.eye(d, dtype=DT))
-        fn = gm.score
-    x = torch.randn(50, d, generator=_gen(5), dtype=DT)
-    trace, psi = losses.jacobian_trace(fn, x)
-    torch.testing.assert_close(trace, _trace_by_torch_func(fn, x), atol=1e-10, rtol=0)
-    torch.testing.assert_close(psi, fn(x), atol=0, rtol=0)
-
-
-def test_jacobian_trace_of_a_linear_map_is_its_trace():
+def test_esm_is_the_exact_trace_plus_half_the_squared_norm():
+    """ESM's trace is :func:`scorelib.likelihood.exact_divergence` (tested there against torch.func)."""
     a = torch.tensor([[1.0, 2.0, 0.0], [0.5, -3.0, 1.0], [0.0, 4.0, 0.25]], dtype=DT)
-    trace, _ = losses.jacobian_trace(lambda y: y @ a.T, torch.randn(7, 3, generator=_gen(6), dtype=DT))
-    torch.testing.assert_close(trace, torch.full((7,), -1.75, dtype=DT), atol=1e-14, rtol=0)
+    x = torch.randn(7, 3, generator=_gen(6), dtype=DT)
+    esm = losses.explicit_score_matching(lambda y: y @ a.T, x, reduction="none")
+    torch.testing.assert_close(esm, -1.75 + 0.5 * ((x @ a.T) ** 2).sum(-1), atol=1e-13, rtol=0)
+
+
+def test_esm_is_differentiable_in_the_parameters_and_costs_d_backward_passes(monkeypatch):
+    psi = random_mlp(d=3, seed=3)
+    x = torch.randn(20, 3, generator=_gen(5), dtype=DT)
+    calls = []
+    grad = torch.autograd.grad
+    monkeypatch.setattr(torch.autograd, "grad", lambda *a, **k: calls.append(1) or grad(*a, **k))
+    loss = losses.explicit_score_matching(psi, x)
+    assert len(calls) == 3  # one vector-Jacobian product per dimension (the score-matching chapter counts them)
+    loss.backward()
+    assert all(p.grad is not None and bool(p.grad.abs().sum() > 0) for p in psi.parameters())
 
 
 # --- sliced score matching is unbiased for ESM ---------------------------------------------------
@@ -189,10 +180,63 @@ def test_dsm_value_equals_the_hand_computed_target():
 def test_dsm_draws_its_noise_from_the_generator():
     psi = random_mlp(seed=21)
     x = torch.randn(10, 2, generator=_gen(22), dtype=DT)
-    noisy, z = losses.perturb(x, 0.5, generator=_gen(23))
+    noisy, z = losses.add_noise(x, 0.5, generator=_gen(23))
     torch.testing.assert_close(noisy, x + 0.5 * z, atol=0, rtol=0)
     drawn = losses.denoising_score_matching(psi, x, 0.5, generator=_gen(23))
     torch.testing.assert_close(drawn, losses.denoising_score_matching(psi, x, 0.5, noisy=noisy), atol=0, rtol=0)
+
+
+def test_add_noise_draws_on_the_generator_and_returns_its_noise():
+    x = torch.randn(4000, 2, generator=_gen(24), dtype=DT)
+    noisy, z = losses.add_noise(x, 0.3, generator=_gen(25))
+    torch.testing.assert_close(z, torch.randn(x.shape, generator=_gen(25), dtype=DT), atol=0, rtol=0)
+    assert torch.equal(noisy, x + 0.3 * z)
+    assert bool(within_4_se(z.flatten(), 0.0)) and abs(float(z.var()) - 1) < 4 * math.sqrt(2 / z.numel())
+
+
+# --- the draws of the denoising objectives: a noise level, then the noise, from one generator ---------
+
+
+def _model(x, t):
+    return 0.3 * x * t.reshape((-1,) + (1,) * (x.dim() - 1)).to(x.dtype)
+
+
+def test_ddpm_loss_draws_the_step_then_the_noise():
+    from scorelib.schedules import DDPMSchedule
+
+    sched = DDPMSchedule.linear(40, 1e-3, 0.2)
+    x0 = torch.randn(16, 3, generator=_gen(26), dtype=DT)
+    g = _gen(27)
+    t = torch.randint(1, 41, (16,), generator=g)
+    noise = torch.randn(x0.shape, generator=g, dtype=DT)
+    drawn = losses.ddpm_loss(_model, x0, sched, generator=_gen(27), reduction="none")
+    given = losses.ddpm_loss(_model, x0, sched, t=t, noise=noise, reduction="none")
+    assert torch.equal(drawn, given)
+
+
+def test_ncsn_loss_draws_the_level_then_the_noise_and_equals_its_formula():
+    sigmas = torch.tensor([1.0, 0.5, 0.1], dtype=DT)
+    x = torch.randn(16, 2, generator=_gen(28), dtype=DT)
+    g = _gen(29)
+    labels = torch.randint(0, 3, (16,), generator=g)
+    z = torch.randn(x.shape, generator=g, dtype=DT)
+    drawn = losses.ncsn_loss(_model, x, sigmas, generator=_gen(29), reduction="none")
+    given = losses.ncsn_loss(_model, x, sigmas, labels=labels, noise=z, reduction="none")
+    assert torch.equal(drawn, given)
+    sigma = sigmas[labels][:, None]
+    by_hand = 0.5 * ((sigma * _model(x + sigma * z, sigmas[labels]) + z) ** 2).sum(-1)
+    torch.testing.assert_close(given, by_hand, atol=1e-14, rtol=0)
+
+
+def test_given_draws_leave_the_generator_untouched():
+    from scorelib.schedules import DDPMSchedule
+
+    sched = DDPMSchedule.linear(10)
+    x0 = torch.randn(5, 2, generator=_gen(30), dtype=DT)
+    g = _gen(31)
+    state = g.get_state()
+    losses.ddpm_loss(_model, x0, sched, generator=g, t=torch.ones(5, dtype=torch.long), noise=torch.zeros_like(x0))
+    assert torch.equal(g.get_state(), state)
 
 
 # --- bad inputs ----------------------------------------------------------------------------------
@@ -221,7 +265,7 @@ def test_unknown_reduction_raises(call):
 
 
 def test_unknown_projection_raises():
-    with pytest.raises(ConfigError, match="unknown projection distribution 'uniform'"):
+    with pytest.raises(ConfigError, match="unknown probe distribution 'uniform'; choose one of rademacher, gaussian"):
         losses.sliced_score_matching(lambda y: -y, torch.ones(3, 2, dtype=DT), projection="uniform")
 
 

@@ -16,8 +16,21 @@ def _data(n=64, d=3, seed=0):
     x0 = torch.randn(n, d, generator=g, dtype=torch.float64)
     eps = torch.randn(n, d, generator=g, dtype=torch.float64)
     t = torch.randint(1, 1001, (n,), generator=g)
-    ab = S.at(S.alpha_bars, t, x0)
-    return x0, eps, t, ab.sqrt() * x0 + (1 - ab).sqrt() * eps
+    return x0, eps, t, P.marginal_sample(x0, eps, S, t)
+
+
+def test_marginal_sample_is_eq_4_and_the_conversions_invert_it():
+    """x_t = √ᾱ_t x₀ + √(1-ᾱ_t) ε (bitwise the formula), and x₀, ε are recovered from it."""
+    x0, eps, t, xt = _data(seed=4)
+    ab = S.alpha_bars[t - 1][:, None]
+    assert torch.equal(xt, ab.sqrt() * x0 + (1 - ab).sqrt() * eps)
+    assert torch.allclose(P.eps_to_x0(xt, eps, S, t), x0, atol=1e-8)
+    assert torch.allclose(P.x0_to_eps(xt, x0, S, t), eps, atol=1e-8)
+    # a scalar step broadcasts; at t = 1 the noise is √β_1 = 1% of ε
+    ab1 = S.alpha_bars[0]
+    assert torch.equal(P.marginal_sample(x0, eps, S, 1), ab1.sqrt() * x0 + (1 - ab1).sqrt() * eps)
+    bound = 0.01 * eps.abs() + (1 - ab1.sqrt()) * x0.abs()  # |x_1 - x_0| ≤ √β_1|ε| + (1 - √(1-β_1))|x_0|
+    assert bool(((P.marginal_sample(x0, eps, S, 1) - x0).abs() <= bound + 1e-15).all())
 
 
 def test_round_trips():

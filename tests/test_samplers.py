@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from scorelib.errors import ConfigError
-from scorelib.samplers import SAMPLERS, annealed_langevin, get_sampler, langevin, langevin_steps
+from scorelib.samplers import SAMPLERS, annealed_langevin, get_sampler, langevin, langevin_steps, run_steps
 
 DT = torch.float64
 
@@ -112,3 +112,60 @@ def test_registry_and_errors():
         langevin(lambda x: x, torch.zeros(2, 1), generator=_gen(0), step_size=0.0, n_steps=1)
     with pytest.raises(ConfigError):
         annealed_langevin(lambda x, s: x, torch.zeros(2, 1), generator=_gen(0), sigmas=[1.0, -1.0])
+
+
+# --- one API: every eager sampler is its steps generator run to the end --------------------------
+
+
+def test_run_steps_records_every_kth_state_and_rejects_a_bad_stride():
+    states = [torch.full((2, 1), float(k)) for k in range(1, 8)]
+    x_init = torch.zeros(2, 1)
+    x, path = run_steps(iter(states), x_init, return_trajectory=True, record_every=3)
+    assert torch.equal(x, states[-1]) and [float(p[0, 0]) for p in path] == [0.0, 3.0, 6.0]
+    assert torch.equal(run_steps(iter(states), x_init), states[-1])
+    assert torch.equal(run_steps(iter([]), x_init), x_init)  # no steps: the start
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ConfigError, match="record_every must be a positive int"):
+            run_steps(iter(states), x_init, record_every=bad)
+
+
+def _eager_and_steps():
+    """(eager sampler, its steps generator, model, settings) for every chain with a steps generator."""
+    from scorelib import samplers
+    from scorelib.schedules import DDPMSchedule
+    from scorelib.sde import VPSDE
+
+    s = DDPMSchedule.linear(20, 1e-3, 0.2)
+    known, mask = torch.ones(6, 2, dtype=DT), torch.tensor([True, False])
+    return [
+        (samplers.langevin, samplers.langevin_steps, lambda x: -x, {"step_size": 0.1, "n_steps": 9}),
+        (samplers.annealed_langevin, samplers.annealed_langevin_steps, lambda x, s: -x,
+         {"sigmas": [2.0, 1.0], "step_size": 0.05, "n_steps_each": 4}),
+        (samplers.ddpm_ancestral, samplers.ddpm_ancestral_steps, lambda x, t: 0.5 * x, {"schedule": s}),
+        (samplers.repaint, samplers.repaint_steps, lambda x, t: 0.5 * x,
+         {"schedule": s, "known": known, "mask": mask, "resample": 2}),
+        (samplers.predictor_corrector, samplers.predictor_corrector_steps, lambda x, t: -x,
+         {"sde": VPSDE(), "n_steps": 8}),
+    ]
+
+
+@pytest.mark.parametrize("index", range(5), ids=["langevin", "annealed", "ddpm", "repaint", "pc"])
+def test_eager_sampler_is_its_steps_generator_run_to_the_end(index):
+    eager, steps, model, settings = _eager_and_steps()[index]
+    x0 = torch.randn(6, 2, generator=_gen(40), dtype=DT)
+    x, path = eager(model, x0, generator=_gen(41), return_trajectory=True, record_every=2, **settings)
+    states = list(steps(model, x0, generator=_gen(41), **settings))
+    assert torch.equal(x, states[-1])
+    assert torch.equal(path, torch.stack([x0] + states[1::2]))
+
+
+def test_the_model_argument_is_named_for_what_it_returns():
+    """score_fn for the score-based samplers, eps_model for the two DDPM ones (Ho et al.'s ε_θ)."""
+    import inspect
+
+    for name, sampler in SAMPLERS.items():
+        first = next(iter(inspect.signature(sampler).parameters))
+        assert first == ("eps_model" if name in ("ddpm_ancestral", "repaint") else "score_fn"), name
+        params = inspect.signature(sampler).parameters
+        assert params["generator"].kind is inspect.Parameter.KEYWORD_ONLY
+        assert params["return_trajectory"].default is False

@@ -41,6 +41,19 @@ def test_marginal_solves_the_moment_equations(name):
     torch.testing.assert_close(s**2, path[:, 1], rtol=1e-6, atol=1e-9)
 
 
+@pytest.mark.parametrize("name", list(ALL))
+def test_marginal_sample_is_the_kernel_draw(name):
+    """x_t = m(t)x₀ + s(t)z for the given z (per-sample t broadcast over the data dimensions)."""
+    sde = ALL[name]
+    g = torch.Generator().manual_seed(0)
+    x0, z = torch.randn(6, 3, generator=g, dtype=DT), torch.randn(6, 3, generator=g, dtype=DT)
+    t = torch.linspace(0.1, 1.0, 6, dtype=DT)
+    m, s = sde.marginal(t)
+    torch.testing.assert_close(sde.marginal_sample(x0, t, z), m[:, None] * x0 + s[:, None] * z, atol=0, rtol=0)
+    m1, s1 = sde.marginal(torch.tensor(0.5, dtype=DT))
+    torch.testing.assert_close(sde.marginal_sample(x0, 0.5, z), m1 * x0 + s1 * z, atol=0, rtol=0)
+
+
 def test_sub_vp_std_is_one_minus_exp_and_below_vp():
     vp, sub = ALL["VP"], ALL["sub-VP"]
     t = torch.linspace(0.01, 1, 50, dtype=DT)
@@ -149,3 +162,20 @@ def test_sampler_registry_and_errors():
         samplers.euler_maruyama(lambda x, t: x, x, generator=torch.Generator())
     with pytest.raises(ConfigError):
         samplers.predictor_corrector(lambda x, t: x, x, generator=torch.Generator(), sde=ALL["VP"], predictor="nope")
+
+
+@pytest.mark.parametrize("predictor", ["euler_maruyama", "reverse_diffusion", "ancestral"])
+def test_predictor_samplers_are_predictor_corrector_without_a_corrector(predictor):
+    from scorelib.errors import ConfigError
+
+    sde = ALL["VP"]
+    score = lambda x, t: -x  # noqa: E731
+    x0 = sde.prior_sample((5, 2), torch.Generator().manual_seed(0), DT)
+    alone = samplers.SAMPLERS[predictor](score, x0, generator=torch.Generator().manual_seed(1), sde=sde, n_steps=7,
+                                         return_trajectory=True, record_every=3)
+    pc = samplers.predictor_corrector(score, x0, generator=torch.Generator().manual_seed(1), sde=sde, n_steps=7,
+                                      predictor=predictor, corrector=None, return_trajectory=True, record_every=3)
+    assert torch.equal(alone[0], pc[0]) and torch.equal(alone[1], pc[1])
+    assert samplers.SAMPLERS[predictor].__name__ == predictor
+    with pytest.raises(ConfigError, match=f"{predictor} needs sde="):
+        samplers.SAMPLERS[predictor](score, x0, generator=torch.Generator())

@@ -1,5 +1,8 @@
 """Likelihoods of diffusion models: the DDPM variational bound in bits/dim, and the exact log-likelihood
-through the probability-flow ODE of Song et al. (2021) (:func:`pf_ode_log_likelihood`, at the end).
+through the probability-flow ODE of Song et al. (2021) (:func:`pf_ode_log_likelihood`, at the end), with
+the divergence (Jacobian trace) estimators it needs — exact (:func:`exact_divergence`, also the trace of
+explicit score matching) and Hutchinson's with a random probe (:func:`random_probe`, also the projections
+of sliced score matching).
 
 Ho et al. (2020), eq. (5): for discrete data x_0,
 
@@ -29,12 +32,14 @@ import torch
 from torch import Tensor
 
 from scorelib.errors import ConfigError
-from scorelib.parameterization import eps_to_mean, posterior_mean
+from scorelib.parameterization import eps_to_mean, marginal_sample, posterior_mean
 from scorelib.schedules import DDPMSchedule
 
 
-def gaussian_kl(mean1: Tensor, var1: Tensor | float, mean2: Tensor, var2: Tensor | float) -> Tensor:
-    """KL(N(mean1, var1 I) ‖ N(mean2, var2 I)) summed over all non-batch dimensions: ``[n]`` (nats)."""
+def normal_kl(mean1: Tensor, var1: Tensor | float, mean2: Tensor, var2: Tensor | float) -> Tensor:
+    """KL(N(mean1, var1 I) ‖ N(mean2, var2 I)) between Gaussians with *isotropic* (scalar or elementwise)
+    variances, summed over all non-batch dimensions: ``[n]`` (nats). The L_T and L_{t-1} terms of the DDPM
+    bound (Ho et al. 2020, eq. 5); full covariances are :mod:`scorelib.gp`'s business."""
     var1 = torch.as_tensor(var1, dtype=mean1.dtype, device=mean1.device)
     var2 = torch.as_tensor(var2, dtype=mean1.dtype, device=mean1.device)
     kl = 0.5 * (torch.log(var2 / var1) + (var1 + (mean1 - mean2) ** 2) / var2 - 1)
@@ -84,30 +89,29 @@ class VLBTerms:
         return self.total / (self.dim * math.log(2))
 
 
-def ddpm_vlb(eps_fn: Callable[[Tensor, Tensor], Tensor], x0: Tensor, schedule: DDPMSchedule, *,
+def ddpm_vlb(eps_model: Callable[[Tensor, Tensor], Tensor], x0: Tensor, schedule: DDPMSchedule, *,
              generator: torch.Generator, levels: int, variance: str = "beta") -> VLBTerms:
     """The variational bound of Ho et al. (2020), eq. (5), with the decoder of eq. (13), per image.
 
-    ``eps_fn(x_t, t)`` predicts ε (``t`` a 0-d integer tensor, as in the samplers); ``x0 [n, ...]`` on the
+    ``eps_model(x_t, t)`` predicts ε (``t`` a 0-d integer tensor, as in the samplers); ``x0 [n, ...]`` on the
     grid of ``levels`` values in [-1, 1]. Costs T network evaluations on the batch.
     """
     sigma2 = schedule.sigma2(variance)
     ab_T = schedule.at(schedule.alpha_bars, schedule.T, x0)
-    prior = gaussian_kl(ab_T.sqrt() * x0, 1 - ab_T, torch.zeros_like(x0), 1.0)
+    prior = normal_kl(ab_T.sqrt() * x0, 1 - ab_T, torch.zeros_like(x0), 1.0)
     diffusion = torch.zeros(x0.shape[0], dtype=x0.dtype, device=x0.device)
     decoder = torch.zeros_like(diffusion)
     with torch.no_grad():
         for t in range(1, schedule.T + 1):
-            ab = schedule.at(schedule.alpha_bars, t, x0)
             noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype, device=generator.device).to(x0.device)
-            x_t = ab.sqrt() * x0 + (1 - ab).sqrt() * noise
-            mean = eps_to_mean(x_t, eps_fn(x_t, torch.tensor(t, device=x0.device)), schedule, t)
+            x_t = marginal_sample(x0, noise, schedule, t)
+            mean = eps_to_mean(x_t, eps_model(x_t, torch.tensor(t, device=x0.device)), schedule, t)
             var = float(sigma2[t - 1])
             if t == 1:
                 decoder = -discretized_gaussian_log_likelihood(x0, mean, math.sqrt(var), levels)
             else:
                 true_var = float(schedule.posterior_variance[t - 1])
-                diffusion = diffusion + gaussian_kl(posterior_mean(x_t, x0, schedule, t), true_var, mean, var)
+                diffusion = diffusion + normal_kl(posterior_mean(x_t, x0, schedule, t), true_var, mean, var)
     return VLBTerms(prior, diffusion, decoder, x0[0].numel())
 
 
@@ -132,16 +136,43 @@ class FlowLikelihood:
         return -self.log_prob / (self.x_T[0].numel() * math.log(2))
 
 
-def exact_divergence(fn: Callable[[Tensor], Tensor], x: Tensor) -> tuple[Tensor, Tensor]:
-    """(fn(x) ``[n, D]``, ∇·fn(x) = tr ∂fn/∂x ``[n]``) by D vector-Jacobian products (low dimension only)."""
+PROBES: tuple[str, ...] = ("rademacher", "gaussian")
+
+
+def random_probe(shape: tuple[int, ...] | torch.Size, kind: str, generator: torch.Generator | None, *,
+                 like: Tensor) -> Tensor:
+    """A random probe ε of ``shape`` with E[εεᵀ] = I: Rademacher (±1) or standard Gaussian entries, drawn from
+    ``generator`` on its device (on ``like``'s without one), returned with ``like``'s dtype and device.
+
+    Hutchinson's trace estimate εᵀAε (Hutchinson 1989; Grathwohl et al. 2019) and the projections v of
+    sliced score matching (Song et al. 2019) are both such probes; Rademacher ones give the smaller
+    variance."""
+    device = generator.device if generator is not None else like.device
+    if kind == "rademacher":
+        bits = torch.randint(0, 2, shape, generator=generator, device=device)
+        return (2 * bits - 1).to(dtype=like.dtype, device=like.device)
+    if kind == "gaussian":
+        return torch.randn(shape, generator=generator, dtype=like.dtype, device=device).to(like.device)
+    raise ConfigError(f"unknown probe distribution {kind!r}; choose one of {', '.join(PROBES)}")
+
+
+def exact_divergence(fn: Callable[[Tensor], Tensor], x: Tensor, *,
+                     create_graph: bool = False) -> tuple[Tensor, Tensor]:
+    """(fn(x) ``[n, ...]``, ∇·fn(x) = tr ∂fn/∂x ``[n]``) by D vector-Jacobian products (low dimension only).
+
+    Detached by default (the probability-flow ODE's right-hand side). With ``create_graph`` both stay
+    differentiable with respect to fn's parameters: the tr ∇_x ψ(x) of explicit score matching
+    (Hyvärinen 2005, eq. 4), whose D backward passes are the reason sliced score matching exists."""
     with torch.enable_grad():
         x = x.detach().requires_grad_(True)
         out = fn(x)
         div = torch.zeros(x.shape[0], dtype=out.dtype, device=out.device)
-        flat_out, flat_x = out.flatten(1), x
+        flat_out = out.flatten(1)
         for i in range(flat_out.shape[1]):
-            (grad,) = torch.autograd.grad(flat_out[:, i].sum(), flat_x, retain_graph=True)
+            (grad,) = torch.autograd.grad(flat_out[:, i].sum(), x, retain_graph=True, create_graph=create_graph)
             div = div + grad.flatten(1)[:, i]
+    if create_graph:
+        return out, div
     return out.detach(), div.detach()
 
 
@@ -178,13 +209,7 @@ def pf_ode_log_likelihood(score_fn: Callable[[Tensor, Tensor], Tensor], x: Tenso
     if divergence == "hutchinson":
         if generator is None:
             raise ConfigError("the Hutchinson estimator needs a generator for its probe")
-        if probe == "rademacher":
-            bits = torch.randint(0, 2, x.shape, generator=generator, device=generator.device)
-            eps = (2 * bits - 1).to(dtype=x.dtype, device=x.device)
-        elif probe == "gaussian":
-            eps = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=generator.device).to(x.device)
-        else:
-            raise ConfigError(f"unknown probe {probe!r}; choose 'rademacher' or 'gaussian'")
+        eps = random_probe(x.shape, probe, generator, like=x)
     nfe = 0
 
     def rhs(t: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:

@@ -24,13 +24,21 @@ All return the mean over the batch (``reduction="mean"``) or per-sample values `
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import torch
 from torch import Tensor
 
 from scorelib.errors import ConfigError
+from scorelib.likelihood import exact_divergence, random_probe
+from scorelib.parameterization import PREDICTIONS, marginal_sample, posterior_mean
+from scorelib.schedules import DDPMSchedule
+from scorelib.sde import SDE
 
+if TYPE_CHECKING:
+    from scorelib.datasets import FunctionBatch
+
+#: ``score_fn(x [n, ...]) -> [n, ...]``: a score ψ(x) ≈ ∇_x log p(x) without conditioning.
 ScoreFn = Callable[[Tensor], Tensor]
 Reduction = Literal["mean", "none"]
 
@@ -43,36 +51,35 @@ def _reduce(values: Tensor, reduction: Reduction) -> Tensor:
     raise ConfigError(f"unknown reduction {reduction!r}; choose 'mean' or 'none'")
 
 
-def jacobian_trace(score_fn: ScoreFn, x: Tensor) -> tuple[Tensor, Tensor]:
-    """Exact tr ∇_x ψ(x) by D vector-Jacobian products (differentiable: ``create_graph=True``).
+def _standard_normal(x: Tensor, generator: torch.Generator | None) -> Tensor:
+    """z ~ N(0, I) shaped like ``x``, drawn on the generator's device (``x``'s without one), moved to ``x``'s."""
+    device = generator.device if generator is not None else x.device
+    return torch.randn(x.shape, generator=generator, dtype=x.dtype, device=device).to(x.device)
 
-    Returns ``(trace [n], ψ(x) [n, D])``. Costs D backward passes: the reason sliced score
-    matching exists.
-    """
-    x = x.detach().requires_grad_(True)
-    psi = score_fn(x)
-    trace = torch.zeros(x.shape[0], dtype=psi.dtype, device=psi.device)
-    for i in range(x.shape[1]):
-        (grad_i,) = torch.autograd.grad(psi[:, i].sum(), x, create_graph=True)
-        trace = trace + grad_i[:, i]
-    return trace, psi
+
+def _draw_t_and_noise(x: Tensor, generator: torch.Generator | None, t: Tensor | None, noise: Tensor | None,
+                      draw_t: Callable[[torch.device], Tensor]) -> tuple[Tensor, Tensor]:
+    """The random part of every denoising objective: a noise level per sample (``draw_t(device)`` on the
+    generator's device, unless ``t`` is given), then ε ~ N(0, I) shaped like ``x`` (unless ``noise`` is
+    given), in that order; both returned on ``x``'s device."""
+    if t is None:
+        t = draw_t(generator.device if generator is not None else x.device)
+    if noise is None:
+        noise = _standard_normal(x, generator)
+    return t.to(x.device), noise.to(x.device)
+
+
+def add_noise(x: Tensor, sigma: float | Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+    """x̃ = x + σz, z ~ N(0, I) drawn from ``generator`` (on its device, then moved to x's). Returns ``(x̃, z)``."""
+    z = _standard_normal(x, generator)
+    return x + sigma * z, z
 
 
 def explicit_score_matching(score_fn: ScoreFn, x: Tensor, reduction: Reduction = "mean") -> Tensor:
-    """Hyvärinen (2005) eq. (4): tr ∇_x ψ(x) + ½‖ψ(x)‖² (needs no data score, no normaliser)."""
-    trace, psi = jacobian_trace(score_fn, x)
+    """Hyvärinen (2005) eq. (4): tr ∇_x ψ(x) + ½‖ψ(x)‖² (needs no data score, no normaliser). The trace is
+    exact, by D backward passes (:func:`scorelib.likelihood.exact_divergence`)."""
+    psi, trace = exact_divergence(score_fn, x, create_graph=True)
     return _reduce(trace + 0.5 * (psi**2).sum(-1), reduction)
-
-
-def _projections(
-    shape: torch.Size, like: Tensor, kind: str, generator: torch.Generator | None
-) -> Tensor:
-    if kind == "gaussian":
-        return torch.randn(shape, generator=generator, dtype=like.dtype, device=like.device)
-    if kind == "rademacher":
-        bits = torch.randint(0, 2, shape, generator=generator, device=like.device)
-        return (2 * bits - 1).to(like.dtype)
-    raise ConfigError(f"unknown projection distribution {kind!r}; choose 'gaussian' or 'rademacher'")
 
 
 def sliced_score_matching(
@@ -89,13 +96,14 @@ def sliced_score_matching(
     """Sliced score matching, Song et al. (2019) eq. (7) (SSM) or eq. (8) (SSM-VR).
 
     ``projections`` ``[m, n, D]`` fixes the random directions (a deterministic objective, e.g. for
-    L-BFGS); otherwise ``n_projections`` directions per sample are drawn from ``generator``.
+    L-BFGS); otherwise ``n_projections`` directions per sample are drawn from ``generator``
+    (``projection``: "gaussian" or "rademacher", :func:`scorelib.likelihood.random_probe`).
     Per sample: mean over projections of vᵀ∇_x(vᵀψ) + ½(vᵀψ)² (SSM) or + ½‖ψ‖² (SSM-VR, Gaussian v).
     """
     x = x.detach().requires_grad_(True)
     psi = score_fn(x)
     if projections is None:
-        projections = _projections(torch.Size((n_projections, *x.shape)), x, projection, generator)
+        projections = random_probe(torch.Size((n_projections, *x.shape)), projection, generator, like=x)
     if projections.shape[1:] != x.shape:
         raise ConfigError(f"projections must be [m, {x.shape[0]}, {x.shape[1]}], got {tuple(projections.shape)}")
     v_psi = (projections * psi.unsqueeze(0)).sum(-1)  # [m, n]
@@ -111,12 +119,6 @@ def sliced_score_matching(
     else:
         per_sample = (quad + 0.5 * v_psi**2).mean(0)
     return _reduce(per_sample, reduction)
-
-
-def perturb(x: Tensor, sigma: float | Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
-    """x̃ = x + σ z, z ~ N(0, I). Returns ``(x̃, z)``."""
-    z = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
-    return x + sigma * z, z
 
 
 def denoising_score_matching(
@@ -135,7 +137,7 @@ def denoising_score_matching(
     if not sigma > 0:
         raise ConfigError(f"sigma must be positive, got {sigma}")
     if noisy is None:
-        noisy, _ = perturb(x, sigma, generator)
+        noisy, _ = add_noise(x, sigma, generator)
     target = (x - noisy) / sigma**2
     return _reduce(0.5 * ((score_fn(noisy) - target) ** 2).sum(-1), reduction)
 
@@ -154,13 +156,14 @@ def ncsn_loss(
     *,
     generator: torch.Generator | None = None,
     labels: Tensor | None = None,
+    noise: Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> Tensor:
     """Noise-conditional DSM of Song & Ermon (2019), eq. (5)-(6), with λ(σ) = σ².
 
     ℓ(θ; σ) = ½ E‖s_θ(x̃, σ) + (x̃ - x)/σ²‖², x̃ = x + σz, and L = (1/L) Σ_i λ(σ_i) ℓ(θ; σ_i). As in
     the official code, each sample gets one level i ~ U{1..L} (``labels [n]`` fixes them), so the mean
-    over the batch is an unbiased estimate of L. With λ(σ) = σ² the per-sample term is
+    over the batch is an unbiased estimate of L (``noise`` fixes z). With λ(σ) = σ² the per-sample term is
     ½‖σ s_θ(x̃, σ) + z‖², of order one at every level.
 
     ``x [n, ...]``; ``sigmas [L]``; ``score_fn(x̃ [n, ...], σ [n]) -> [n, ...]``. Sums run over all
@@ -169,13 +172,10 @@ def ncsn_loss(
     sigmas = torch.as_tensor(sigmas, dtype=x.dtype, device=x.device)
     if sigmas.dim() != 1 or not bool((sigmas > 0).all()):
         raise ConfigError("sigmas must be a 1-D tensor of positive noise levels")
-    if labels is None:
-        gen_device = generator.device if generator is not None else x.device
-        labels = torch.randint(0, len(sigmas), (x.shape[0],), generator=generator, device=gen_device)
-    labels = labels.to(x.device)
+    labels, z = _draw_t_and_noise(
+        x, generator, labels, noise,
+        lambda device: torch.randint(0, len(sigmas), (x.shape[0],), generator=generator, device=device))
     sigma = sigmas[labels]  # [n]
-    z = torch.randn(x.shape, generator=generator, dtype=x.dtype,
-                    device=generator.device if generator is not None else x.device).to(x.device)
     shape = (-1,) + (1,) * (x.dim() - 1)
     noisy = x + sigma.view(shape) * z
     residual = sigma.view(shape) * score_fn(noisy, sigma) + z  # σ·(s + (x̃-x)/σ²) = σ s + z
@@ -185,7 +185,7 @@ def ncsn_loss(
 def ddpm_loss(
     model: Callable[[Tensor, Tensor], Tensor],
     x0: Tensor,
-    schedule,
+    schedule: DDPMSchedule,
     *,
     prediction: str = "eps",
     weighting: Literal["simple", "vlb"] = "simple",
@@ -210,21 +210,14 @@ def ddpm_loss(
     ``schedule.sigma2(variance)``. ``t [n]`` (1..T) and ``noise`` fix the draws (tests). Sums run over
     all non-batch dimensions.
     """
-    from scorelib.parameterization import PREDICTIONS, posterior_mean
-
     if prediction not in PREDICTIONS:
         raise ConfigError(f"unknown prediction {prediction!r}; choose one of {', '.join(PREDICTIONS)}")
     if weighting not in ("simple", "vlb"):
         raise ConfigError(f"unknown weighting {weighting!r}; choose 'simple' or 'vlb'")
-    gen_device = generator.device if generator is not None else x0.device
-    if t is None:
-        t = torch.randint(1, schedule.T + 1, (x0.shape[0],), generator=generator, device=gen_device)
-    t = t.to(x0.device)
-    if noise is None:
-        noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype, device=gen_device)
-    noise = noise.to(x0.device)
-    ab = schedule.at(schedule.alpha_bars, t, x0)
-    x_t = ab.sqrt() * x0 + (1 - ab).sqrt() * noise
+    t, noise = _draw_t_and_noise(
+        x0, generator, t, noise,
+        lambda device: torch.randint(1, schedule.T + 1, (x0.shape[0],), generator=generator, device=device))
+    x_t = marginal_sample(x0, noise, schedule, t)
     out = model(x_t, t.to(x0.dtype))
     target = {"eps": noise, "x0": x0, "mean": None}[prediction]
     if target is None:
@@ -246,7 +239,7 @@ def ddpm_loss(
 def sde_dsm_loss(
     score_fn: Callable[[Tensor, Tensor], Tensor],
     x0: Tensor,
-    sde,
+    sde: SDE,
     *,
     generator: torch.Generator | None = None,
     t: Tensor | None = None,
@@ -264,17 +257,14 @@ def sde_dsm_loss(
     log-likelihood, Song et al. 2021b, Thm. 1). ``score_fn(x_t, t [n]) -> [n, ...]``; ``x0 [n, ...]``;
     ``t [n]`` and ``noise`` fix the draws (tests). Sums run over all non-batch dimensions; no ½ (as eq. 7).
     """
-    gen_device = generator.device if generator is not None else x0.device
-    if t is None:
-        u = torch.rand(x0.shape[0], generator=generator, dtype=x0.dtype, device=gen_device)
-        t = t_min + (sde.T - t_min) * u
-    t = t.to(dtype=x0.dtype, device=x0.device)
-    if noise is None:
-        noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype, device=gen_device)
-    noise = noise.to(x0.device)
+    t, noise = _draw_t_and_noise(
+        x0, generator, t, noise,
+        lambda device: t_min + (sde.T - t_min) * torch.rand(x0.shape[0], generator=generator, dtype=x0.dtype,
+                                                             device=device))
+    t = t.to(x0.dtype)
     _, std = sde.marginal(t)
     shape = (-1,) + (1,) * (x0.dim() - 1)
-    score = score_fn(sde.perturb(x0, t, noise), t)
+    score = score_fn(sde.marginal_sample(x0, t, noise), t)
     if likelihood_weighting:
         residual = score + noise / std.view(shape)
         per_sample = sde.diffusion(t) ** 2 * residual.pow(2).flatten(1).sum(-1)
@@ -294,8 +284,8 @@ def stratified_steps(n: int, T: int, generator: torch.Generator | None = None) -
 
 def ndp_loss(
     model: Callable[..., Tensor],
-    batch,
-    schedule,
+    batch: FunctionBatch,
+    schedule: DDPMSchedule,
     *,
     generator: torch.Generator | None = None,
     t: Tensor | None = None,
@@ -312,15 +302,9 @@ def ndp_loss(
     unless given. The mean runs over the real points of each function (padding is ignored).
     """
     y, mask = batch.y, batch.mask
-    gen_device = generator.device if generator is not None else y.device
-    if t is None:
-        t = stratified_steps(y.shape[0], schedule.T, generator)
-    t = t.to(y.device)
-    if noise is None:
-        noise = torch.randn(y.shape, generator=generator, dtype=y.dtype, device=gen_device)
-    noise = noise.to(y.device)
-    ab = schedule.at(schedule.alpha_bars, t, y)
-    y_t = ab.sqrt() * y + (1 - ab).sqrt() * noise
+    t, noise = _draw_t_and_noise(y, generator, t, noise, lambda device: stratified_steps(y.shape[0], schedule.T,
+                                                                                         generator))
+    y_t = marginal_sample(y, noise, schedule, t)
     err = (model(batch.x, y_t, t.to(y.dtype), mask) - noise).abs() * mask
     per_function = err.sum(-1) / mask.sum(-1).clamp(min=1)
     return _reduce(per_function, reduction)

@@ -12,8 +12,9 @@ any one of the following determines the others at a given (x_t, t):
 
 Every function takes ``x_t [n, ...]``, the quantity to convert ``[n, ...]``, the schedule and the
 integer steps ``t`` (``[n]`` or a scalar, 1..T), and returns ``[n, ...]``. Exact inverses of each other
-(tests check the round trips). :func:`as_eps_model` wraps a network that predicts μ or x₀ so that every
-sampler and likelihood can take an ε-predictor.
+(tests check the round trips). :func:`marginal_sample` is the forward map x_t(x_0, ε) itself.
+:func:`as_eps_model` wraps a network that predicts μ or x₀ so that every sampler and likelihood can take
+an ε-predictor.
 """
 
 from __future__ import annotations
@@ -34,6 +35,13 @@ PREDICTIONS: tuple[str, ...] = ("eps", "x0", "mean")
 def _coefs(schedule: DDPMSchedule, t: Tensor | int, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """(α_t, ᾱ_t, β_t) gathered and shaped to broadcast against ``x``."""
     return schedule.at(schedule.alphas, t, x), schedule.at(schedule.alpha_bars, t, x), schedule.at(schedule.betas, t, x)
+
+
+def marginal_sample(x0: Tensor, eps: Tensor, schedule: DDPMSchedule, t: Tensor | int) -> Tensor:
+    """x_t = √ᾱ_t x_0 + √(1-ᾱ_t) ε (Ho et al. 2020, eq. 4): the draw of q(x_t | x_0) for the given noise ε,
+    the relation every conversion below inverts (the DDPM twin of :meth:`scorelib.sde.SDE.marginal_sample`)."""
+    ab = schedule.at(schedule.alpha_bars, t, x0)
+    return ab.sqrt() * x0 + (1 - ab).sqrt() * eps
 
 
 def eps_to_x0(x_t: Tensor, eps: Tensor, schedule: DDPMSchedule, t: Tensor | int) -> Tensor:

@@ -1,29 +1,57 @@
 """Samplers of the book, one signature for all::
 
-    sampler(score_fn, x_init, *, generator, return_trajectory=False, **settings)
+    sampler(model, x_init, *, generator, return_trajectory=False, **settings)
+
+The first argument is named for what it returns:
+
+- ``score_fn`` — a score ∇_x log p, for :func:`langevin` (``score_fn(x)``), :func:`annealed_langevin`
+  (``score_fn(x, σ)``, one score per noise level) and the reverse-SDE samplers of Song et al. (2021)
+  (``score_fn(x, t)``: :func:`euler_maruyama`, :func:`reverse_diffusion`, :func:`ancestral`,
+  :func:`predictor_corrector`, :func:`probability_flow_ode`);
+- ``eps_model`` — a noise prediction ε(x_t, t) at the integer DDPM step t, for :func:`ddpm_ancestral` and
+  :func:`repaint`, as in Ho et al. (2020) (a score s becomes ε = -√(1-ᾱ_t)·s,
+  :func:`scorelib.parameterization.score_to_eps`; a μ- or x₀-network is wrapped by
+  :func:`scorelib.parameterization.as_eps_model`).
 
 ``x_init`` is ``[n, ...]`` (points ``[n, D]`` or images ``[n, C, H, W]``); the result has its shape
 and device. With ``return_trajectory=True`` the result is ``(x, trajectory)``, ``trajectory`` of
 shape ``[K + 1, n, ...]``: ``x_init`` then every ``record_every``-th state. Noise is drawn from
 ``generator`` (on its own device, then moved to the data's), so a seeded CPU generator gives the same
-chain on every machine. The score is called under ``torch.no_grad()``. Each sampler is also
-available as a generator of its states (``*_steps``), for plotting a chain without storing it.
+chain on every machine. The model is called under ``torch.no_grad()``.
 
-What ``score_fn`` is depends on the sampler and is stated in its docstring; samplers are
-registered by name in :data:`SAMPLERS` (:func:`get_sampler`).
+Each chain is written once, as a generator of its states (``*_steps``, for plotting a chain without
+storing it); the eager sampler runs it to the end with :func:`run_steps`. The three predictor-only
+samplers are :func:`predictor_corrector` without a corrector. Samplers are registered by name in
+:data:`SAMPLERS` (:func:`get_sampler`).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor
 
 from scorelib.errors import ConfigError
+from scorelib.losses import ScoreFn  # score_fn(x) of Langevin dynamics
+from scorelib.parameterization import eps_to_mean
+from scorelib.schedules import DDPMSchedule
+from scorelib.sde import SDE, TimeScoreFn  # score_fn(x, t) of the reverse-SDE samplers
 
-Sampler = Callable[..., Tensor | tuple[Tensor, Tensor]]
+#: ``score_fn(x [n, ...], σ 0-d) -> [n, ...]``: the score of the level-σ density (:func:`annealed_langevin`).
+NoiseConditionalScoreFn = Callable[[Tensor, Tensor], Tensor]
+#: ``eps_model(x_t [n, ...], t 0-d integer) -> [n, ...]``: the noise ε in x_t (the DDPM samplers).
+EpsModel = Callable[[Tensor, Tensor], Tensor]
+SamplerResult = Tensor | tuple[Tensor, Tensor]
+
+
+class Sampler(Protocol):
+    """The common signature of every entry of :data:`SAMPLERS`."""
+
+    def __call__(self, model: Callable[..., Tensor], x_init: Tensor, /, *, generator: torch.Generator,
+                 return_trajectory: bool = False, **settings: Any) -> SamplerResult: ...
 
 
 def _noise(x: Tensor, generator: torch.Generator) -> Tensor:
@@ -31,9 +59,12 @@ def _noise(x: Tensor, generator: torch.Generator) -> Tensor:
     return z.to(x.device)
 
 
-def _collect(states: Iterator[Tensor], x_init: Tensor, return_trajectory: bool,
-             record_every: int) -> Tensor | tuple[Tensor, Tensor]:
-    if not isinstance(record_every, int) or record_every < 1:
+def run_steps(states: Iterator[Tensor], x_init: Tensor, *, return_trajectory: bool = False,
+              record_every: int = 1) -> SamplerResult:
+    """Run a chain of states (a ``*_steps`` generator started at ``x_init``) to its end: the final state, or
+    with ``return_trajectory`` ``(final, trajectory [K + 1, n, ...])`` holding ``x_init`` and every
+    ``record_every``-th state. Every eager sampler is its ``*_steps`` generator run through this."""
+    if not isinstance(record_every, int) or isinstance(record_every, bool) or record_every < 1:
         raise ConfigError(f"record_every must be a positive int, got {record_every!r}")
     x = x_init
     path = [x_init.clone()] if return_trajectory else None
@@ -45,8 +76,13 @@ def _collect(states: Iterator[Tensor], x_init: Tensor, return_trajectory: bool,
     return x, torch.stack(path)
 
 
-def langevin_steps(score_fn: Callable[[Tensor], Tensor], x_init: Tensor, *, generator: torch.Generator,
-                   step_size: float, n_steps: int) -> Iterator[Tensor]:
+# --------------------------------------------------------------------------------------------
+# Song & Ermon (2019): Langevin dynamics with a score ``score_fn``
+# --------------------------------------------------------------------------------------------
+
+
+def langevin_steps(score_fn: ScoreFn, x_init: Tensor, *, generator: torch.Generator, step_size: float,
+                   n_steps: int) -> Iterator[Tensor]:
     """Yield the states x_1 … x_K of :func:`langevin` (each a new tensor ``[n, ...]``)."""
     if not step_size > 0:
         raise ConfigError(f"step_size must be positive, got {step_size}")
@@ -58,21 +94,19 @@ def langevin_steps(score_fn: Callable[[Tensor], Tensor], x_init: Tensor, *, gene
             yield x
 
 
-def langevin(score_fn: Callable[[Tensor], Tensor], x_init: Tensor, *, generator: torch.Generator,
-             return_trajectory: bool = False, step_size: float = 0.1, n_steps: int = 1000,
-             record_every: int = 1) -> Tensor | tuple[Tensor, Tensor]:
+def langevin(score_fn: ScoreFn, x_init: Tensor, *, generator: torch.Generator, return_trajectory: bool = False,
+             step_size: float = 0.1, n_steps: int = 1000, record_every: int = 1) -> SamplerResult:
     """Implements Langevin dynamics as in Song & Ermon (2019), eq. (4): x ← x + ε/2·∇log p(x) + √ε z.
 
     The Euler–Maruyama discretisation of dx = ∇log p(x) dt + √2 dW with dt = ε/2. ``score_fn(x)``
     ``[n, ...] -> [n, ...]`` is the score of the target.
     """
     states = langevin_steps(score_fn, x_init, generator=generator, step_size=step_size, n_steps=n_steps)
-    return _collect(states, x_init, return_trajectory, record_every)
+    return run_steps(states, x_init, return_trajectory=return_trajectory, record_every=record_every)
 
 
-def annealed_langevin_steps(score_fn: Callable[[Tensor, Tensor], Tensor], x_init: Tensor, *,
-                            generator: torch.Generator, sigmas: Sequence[float] | Tensor, step_size: float,
-                            n_steps_each: int) -> Iterator[Tensor]:
+def annealed_langevin_steps(score_fn: NoiseConditionalScoreFn, x_init: Tensor, *, generator: torch.Generator,
+                            sigmas: Sequence[float] | Tensor, step_size: float, n_steps_each: int) -> Iterator[Tensor]:
     """Yield the L·T states of :func:`annealed_langevin`."""
     sigmas = torch.as_tensor(sigmas, dtype=torch.float64)
     if sigmas.dim() != 1 or len(sigmas) < 1 or not bool((sigmas > 0).all()):
@@ -90,10 +124,9 @@ def annealed_langevin_steps(score_fn: Callable[[Tensor, Tensor], Tensor], x_init
                 yield x
 
 
-def annealed_langevin(score_fn: Callable[[Tensor, Tensor], Tensor], x_init: Tensor, *,
-                      generator: torch.Generator, return_trajectory: bool = False,
-                      sigmas: Sequence[float] | Tensor = (1.0,), step_size: float = 2e-5, n_steps_each: int = 100,
-                      record_every: int = 1) -> Tensor | tuple[Tensor, Tensor]:
+def annealed_langevin(score_fn: NoiseConditionalScoreFn, x_init: Tensor, *, generator: torch.Generator,
+                      return_trajectory: bool = False, sigmas: Sequence[float] | Tensor = (1.0,),
+                      step_size: float = 2e-5, n_steps_each: int = 100, record_every: int = 1) -> SamplerResult:
     """Implements Algorithm 1 (annealed Langevin dynamics) from Song & Ermon (2019).
 
     For σ_1 > … > σ_L: α_i = ε σ_i²/σ_L², then T steps x ← x + α_i/2·s(x, σ_i) + √α_i z.
@@ -103,48 +136,56 @@ def annealed_langevin(score_fn: Callable[[Tensor, Tensor], Tensor], x_init: Tens
     """
     states = annealed_langevin_steps(score_fn, x_init, generator=generator, sigmas=sigmas, step_size=step_size,
                                      n_steps_each=n_steps_each)
-    return _collect(states, x_init, return_trajectory, record_every)
+    return run_steps(states, x_init, return_trajectory=return_trajectory, record_every=record_every)
 
 
-def ddpm_ancestral_steps(eps_fn: Callable[[Tensor, Tensor], Tensor], x_init: Tensor, *, generator: torch.Generator,
-                         schedule, variance: str = "beta") -> Iterator[Tensor]:
+# --------------------------------------------------------------------------------------------
+# Ho et al. (2020) and Lugmayr et al. (2022): discrete-time samplers with a noise model ``eps_model``
+# --------------------------------------------------------------------------------------------
+
+
+def _ancestral_step(eps_model: EpsModel, x: Tensor, t: int, schedule: DDPMSchedule, sigmas: Tensor,
+                    generator: torch.Generator) -> Tensor:
+    """x_{t-1} = (x_t - β_t/√(1-ᾱ_t)·ε_θ(x_t, t))/√α_t + σ_t z, with z = 0 at t = 1 (Ho et al. 2020,
+    Algorithm 2, lines 3-4)."""
+    x_prev = eps_to_mean(x, eps_model(x, torch.tensor(t, device=x.device)), schedule, t)
+    if t > 1:
+        x_prev = x_prev + float(sigmas[t - 1]) * _noise(x, generator)
+    return x_prev
+
+
+def ddpm_ancestral_steps(eps_model: EpsModel, x_init: Tensor, *, generator: torch.Generator,
+                         schedule: DDPMSchedule, variance: str = "beta") -> Iterator[Tensor]:
     """Yield the T states x_{T-1} … x_0 of :func:`ddpm_ancestral`."""
-    from scorelib.parameterization import eps_to_mean
-
     sigmas = schedule.sigma2(variance).sqrt()
     x = x_init
     with torch.no_grad():
         for t in range(schedule.T, 0, -1):
-            step = torch.tensor(t, device=x.device)
-            x = eps_to_mean(x, eps_fn(x, step), schedule, t)
-            if t > 1:  # Algorithm 2, line 3: z = 0 at the last step
-                x = x + float(sigmas[t - 1]) * _noise(x, generator)
+            x = _ancestral_step(eps_model, x, t, schedule, sigmas, generator)
             yield x
 
 
-def ddpm_ancestral(eps_fn: Callable[[Tensor, Tensor], Tensor], x_init: Tensor, *, generator: torch.Generator,
-                   return_trajectory: bool = False, schedule=None, variance: str = "beta",
-                   record_every: int = 1) -> Tensor | tuple[Tensor, Tensor]:
+def ddpm_ancestral(eps_model: EpsModel, x_init: Tensor, *, generator: torch.Generator,
+                   return_trajectory: bool = False, schedule: DDPMSchedule | None = None, variance: str = "beta",
+                   record_every: int = 1) -> SamplerResult:
     """Implements Algorithm 2 (ancestral sampling) from Ho et al. (2020).
 
     For t = T … 1: x_{t-1} = (x_t - β_t/√(1-ᾱ_t)·ε_θ(x_t, t))/√α_t + σ_t z, z ~ N(0, I) for t > 1 and
-    z = 0 at t = 1; σ_t² = β_t (``variance="beta"``) or β̃_t (``"beta_tilde"``). ``eps_fn(x, t)`` gets
+    z = 0 at t = 1; σ_t² = β_t (``variance="beta"``) or β̃_t (``"beta_tilde"``). ``eps_model(x, t)`` gets
     ``x [n, ...]`` and the integer step t as a 0-d tensor, and predicts the noise ε (wrap a network that
     predicts μ or x₀ with :func:`scorelib.parameterization.as_eps_model`; a score s becomes
     ε = -√(1-ᾱ_t)·s). ``schedule`` is a :class:`~scorelib.schedules.DDPMSchedule`; ``x_init`` ~ N(0, I).
     """
     if schedule is None:
         raise ConfigError("ddpm_ancestral needs schedule=DDPMSchedule(...)")
-    states = ddpm_ancestral_steps(eps_fn, x_init, generator=generator, schedule=schedule, variance=variance)
-    return _collect(states, x_init, return_trajectory, record_every)
+    states = ddpm_ancestral_steps(eps_model, x_init, generator=generator, schedule=schedule, variance=variance)
+    return run_steps(states, x_init, return_trajectory=return_trajectory, record_every=record_every)
 
 
-def repaint_steps(eps_fn: Callable[[Tensor, Tensor], Tensor], x_init: Tensor, *, generator: torch.Generator,
-                  schedule, known: Tensor, mask: Tensor, resample: int = 10, variance: str = "beta",
+def repaint_steps(eps_model: EpsModel, x_init: Tensor, *, generator: torch.Generator, schedule: DDPMSchedule,
+                  known: Tensor, mask: Tensor, resample: int = 10, variance: str = "beta",
                   renoise_beta: str = "t") -> Iterator[Tensor]:
     """Yield the T states x_{T-1} … x_0 of :func:`repaint` (each after its last resampling round)."""
-    from scorelib.parameterization import eps_to_mean
-
     if not isinstance(resample, int) or isinstance(resample, bool) or resample < 1:
         raise ConfigError(f"resample (U) must be a positive int, got {resample!r}")
     if renoise_beta not in ("t", "t-1"):
@@ -157,7 +198,6 @@ def repaint_steps(eps_fn: Callable[[Tensor, Tensor], Tensor], x_init: Tensor, *,
     x = x_init
     with torch.no_grad():
         for t in range(schedule.T, 0, -1):
-            step = torch.tensor(t, device=x.device)
             rounds = resample if t > 1 else 1  # at t = 1 nothing is re-noised: more rounds repeat one step
             for u in range(1, rounds + 1):
                 # Algorithm 1, lines 5-6: the known coordinates noised to level t-1 (exact at t = 1: ᾱ_0 = 1)
@@ -165,10 +205,7 @@ def repaint_steps(eps_fn: Callable[[Tensor, Tensor], Tensor], x_init: Tensor, *,
                     x_known = float(sqrt_ab[t - 2]) * known + float(sqrt_1m_ab[t - 2]) * _noise(x, generator)
                 else:
                     x_known = known
-                # lines 7-8: one reverse (ancestral) step of the whole vector
-                x_unknown = eps_to_mean(x, eps_fn(x, step), schedule, t)
-                if t > 1:
-                    x_unknown = x_unknown + float(sigmas[t - 1]) * _noise(x, generator)
+                x_unknown = _ancestral_step(eps_model, x, t, schedule, sigmas, generator)  # lines 7-8
                 x_prev = torch.where(mask, x_known, x_unknown)  # line 9
                 if u < rounds:  # line 10: jump back one step, x_t ~ N(√(1-β) x_{t-1}, β I)
                     beta = float(schedule.betas[t - 1] if renoise_beta == "t" else schedule.betas[t - 2])
@@ -177,10 +214,10 @@ def repaint_steps(eps_fn: Callable[[Tensor, Tensor], Tensor], x_init: Tensor, *,
             yield x
 
 
-def repaint(eps_fn: Callable[[Tensor, Tensor], Tensor], x_init: Tensor, *, generator: torch.Generator,
-            return_trajectory: bool = False, schedule=None, known: Tensor | None = None, mask: Tensor | None = None,
+def repaint(eps_model: EpsModel, x_init: Tensor, *, generator: torch.Generator, return_trajectory: bool = False,
+            schedule: DDPMSchedule | None = None, known: Tensor | None = None, mask: Tensor | None = None,
             resample: int = 10, variance: str = "beta", renoise_beta: str = "t",
-            record_every: int = 1) -> Tensor | tuple[Tensor, Tensor]:
+            record_every: int = 1) -> SamplerResult:
     """Implements Algorithm 1 (RePaint) of Lugmayr et al. (2022): conditional sampling with an unconditional
     DDPM ε-model, jump length 1.
 
@@ -197,7 +234,7 @@ def repaint(eps_fn: Callable[[Tensor, Tensor], Tensor], x_init: Tensor, *, gener
     the network was trained on. ``renoise_beta="t-1"`` is the literal reading (β_{t-1}, index t-2), kept for
     the comparison in the NDP chapter; with small β's the two differ little.
 
-    ``eps_fn(x, t)`` as in :func:`ddpm_ancestral` (x ``[n, ...]``, t a 0-d integer tensor); for an NDP wrap
+    ``eps_model(x, t)`` as in :func:`ddpm_ancestral` (x ``[n, ...]``, t a 0-d integer tensor); for an NDP wrap
     the network so that the inputs x and the point mask are closed over and x here is the function values
     ``[batch, points]``. ``known [n, ...]`` (broadcastable) holds the observed values where ``mask`` (bool,
     broadcastable, True = known) is set; other entries of ``known`` are ignored. ``x_init`` ~ N(0, I). The
@@ -207,9 +244,9 @@ def repaint(eps_fn: Callable[[Tensor, Tensor], Tensor], x_init: Tensor, *, gener
         raise ConfigError("repaint needs schedule=DDPMSchedule(...)")
     if known is None or mask is None:
         raise ConfigError("repaint needs known=values and mask=bool tensor (True where a value is known)")
-    states = repaint_steps(eps_fn, x_init, generator=generator, schedule=schedule, known=known, mask=mask,
+    states = repaint_steps(eps_model, x_init, generator=generator, schedule=schedule, known=known, mask=mask,
                            resample=resample, variance=variance, renoise_beta=renoise_beta)
-    return _collect(states, x_init, return_trajectory, record_every)
+    return run_steps(states, x_init, return_trajectory=return_trajectory, record_every=record_every)
 
 
 # --------------------------------------------------------------------------------------------
@@ -217,17 +254,20 @@ def repaint(eps_fn: Callable[[Tensor, Tensor], Tensor], x_init: Tensor, *, gener
 # ``score_fn(x, t)`` gets ``x [n, ...]`` and t as a 0-d tensor (dtype and device of x) and returns
 # ∇_x log p_t(x); ``sde`` is a :class:`scorelib.sde.SDE`; ``x_init`` ~ its prior (``sde.prior_sample``).
 # Time runs on the grid T = t_0 > t_1 > … > t_N = t_min, one predictor step per interval.
+# A predictor or corrector is ``step(sde, score_fn, x, t, s, generator[, snr]) -> (x_s, mean of x_s)``.
 # --------------------------------------------------------------------------------------------
 
 
-def _predict_euler_maruyama(sde, score_fn, x, t, s, generator):
+def _predict_euler_maruyama(sde: SDE, score_fn: TimeScoreFn, x: Tensor, t: Tensor, s: Tensor,
+                            generator: torch.Generator) -> tuple[Tensor, Tensor]:
     """x_s = x_t - f̄(x_t, t)·(t - s) + g(t)√(t - s) z, f̄ = f - g²s_θ (Song et al. 2021, eq. 6)."""
     reverse = sde.reverse(score_fn)
     x_mean = x + reverse.drift(x, t) * (s - t)
     return x_mean + reverse.diffusion(t) * torch.sqrt(t - s) * _noise(x, generator), x_mean
 
 
-def _predict_reverse_diffusion(sde, score_fn, x, t, s, generator):
+def _predict_reverse_diffusion(sde: SDE, score_fn: TimeScoreFn, x: Tensor, t: Tensor, s: Tensor,
+                               generator: torch.Generator) -> tuple[Tensor, Tensor]:
     """Song et al. (2021), eq. (46): with the forward step x_t = x_s + F(x_s) + G z (``sde.discretize``),
     x_s = x_t - F(x_t) + G² s_θ(x_t, t) + G z. For VP, F = (√(1-β_i) - 1)x: x_s = (2 - √(1-β_i)) x_t + β_i s_θ + √β_i z,
     the talk's Taylor-approximated reverse kernel."""
@@ -236,7 +276,8 @@ def _predict_reverse_diffusion(sde, score_fn, x, t, s, generator):
     return x_mean + g * _noise(x, generator), x_mean
 
 
-def _predict_ancestral(sde, score_fn, x, t, s, generator):
+def _predict_ancestral(sde: SDE, score_fn: TimeScoreFn, x: Tensor, t: Tensor, s: Tensor,
+                       generator: torch.Generator) -> tuple[Tensor, Tensor]:
     """Ancestral sampling: x_s ~ q(x_s | x_t, x̂_0) with Tweedie's x̂_0 = (x_t + s(t)²·s_θ)/m(t) (Song et al.
     2021, App. F; Ho et al. 2020, eq. 7). For VE it is their eq. (47): x_s = x_t + (σ_t² - σ_s²)s_θ +
     √(σ_s²(σ_t² - σ_s²)/σ_t²) z; for VP the DDPM posterior N(μ̃, β̃)."""
@@ -248,7 +289,8 @@ def _predict_ancestral(sde, score_fn, x, t, s, generator):
     return x_mean + torch.sqrt(std_s**2 * var_ts / std_t**2) * _noise(x, generator), x_mean
 
 
-def _correct_langevin(sde, score_fn, x, t, s, generator, snr):
+def _correct_langevin(sde: SDE, score_fn: TimeScoreFn, x: Tensor, t: Tensor, s: Tensor,
+                      generator: torch.Generator, snr: float) -> tuple[Tensor, Tensor]:
     """One step of Song et al. (2021), Algorithm 4 (VE) / 5 (VP): ε = 2α(r‖z‖/‖s_θ‖)², x ← x + εs_θ + √(2ε) z,
     with the norms averaged over the batch and α = 1 - β_i for VP-type SDEs (1 otherwise)."""
     grad = score_fn(x, t)
@@ -278,13 +320,18 @@ def sde_time_grid(T: float, t_min: float, n_steps: int) -> Tensor:
     return torch.linspace(T, t_min, n_steps + 1, dtype=torch.float64)
 
 
-def predictor_corrector_steps(score_fn: Callable[[Tensor, Tensor], Tensor], x_init: Tensor, *,
-                              generator: torch.Generator, sde, predictor: str | None = "reverse_diffusion",
+def _require_sde(sde: SDE | None, sampler: str) -> SDE:
+    if sde is None:
+        raise ConfigError(f"{sampler} needs sde=VPSDE(...) (or another scorelib.sde.SDE)")
+    return sde
+
+
+def predictor_corrector_steps(score_fn: TimeScoreFn, x_init: Tensor, *, generator: torch.Generator,
+                              sde: SDE | None, predictor: str | None = "reverse_diffusion",
                               corrector: str | None = "langevin", n_steps: int = 1000, t_min: float = 1e-3,
                               snr: float = 0.16, n_corrector_steps: int = 1, denoise: bool = True) -> Iterator[Tensor]:
     """Yield the N states of :func:`predictor_corrector` (the last one noise-free when ``denoise``)."""
-    if sde is None:
-        raise ConfigError("SDE samplers need sde=VPSDE(...) (or another scorelib.sde.SDE)")
+    sde = _require_sde(sde, "predictor_corrector")
     if predictor is not None and predictor not in PREDICTORS:
         raise ConfigError(f"unknown predictor {predictor!r}; choose one of {', '.join(PREDICTORS)} or None")
     if corrector is not None and corrector not in CORRECTORS:
@@ -309,11 +356,11 @@ def predictor_corrector_steps(score_fn: Callable[[Tensor, Tensor], Tensor], x_in
             yield x_mean if (denoise and k == n_steps - 1) else x
 
 
-def predictor_corrector(score_fn: Callable[[Tensor, Tensor], Tensor], x_init: Tensor, *,
-                        generator: torch.Generator, return_trajectory: bool = False, sde=None,
+def predictor_corrector(score_fn: TimeScoreFn, x_init: Tensor, *, generator: torch.Generator,
+                        return_trajectory: bool = False, sde: SDE | None = None,
                         predictor: str | None = "reverse_diffusion", corrector: str | None = "langevin",
                         n_steps: int = 1000, t_min: float = 1e-3, snr: float = 0.16, n_corrector_steps: int = 1,
-                        denoise: bool = True, record_every: int = 1) -> Tensor | tuple[Tensor, Tensor]:
+                        denoise: bool = True, record_every: int = 1) -> SamplerResult:
     """Implements Algorithm 1 (predictor-corrector sampling) from Song et al. (2021).
 
     At each t_i: ``n_corrector_steps`` Langevin corrector steps at signal-to-noise ratio ``snr``, then one
@@ -323,40 +370,38 @@ def predictor_corrector(score_fn: Callable[[Tensor, Tensor], Tensor], x_init: Te
     states = predictor_corrector_steps(score_fn, x_init, generator=generator, sde=sde, predictor=predictor,
                                        corrector=corrector, n_steps=n_steps, t_min=t_min, snr=snr,
                                        n_corrector_steps=n_corrector_steps, denoise=denoise)
-    return _collect(states, x_init, return_trajectory, record_every)
+    return run_steps(states, x_init, return_trajectory=return_trajectory, record_every=record_every)
 
 
-def euler_maruyama(score_fn: Callable[[Tensor, Tensor], Tensor], x_init: Tensor, *, generator: torch.Generator,
-                   return_trajectory: bool = False, sde=None, n_steps: int = 1000, t_min: float = 1e-3,
-                   denoise: bool = True, record_every: int = 1) -> Tensor | tuple[Tensor, Tensor]:
-    """Implements the Euler–Maruyama discretisation of the reverse-time SDE, eq. (6) of Song et al. (2021)."""
-    return predictor_corrector(score_fn, x_init, generator=generator, return_trajectory=return_trajectory, sde=sde,
-                               predictor="euler_maruyama", corrector=None, n_steps=n_steps, t_min=t_min,
-                               denoise=denoise, record_every=record_every)
+def _predictor_only(predictor: str, doc: str) -> Sampler:
+    """The sampler :func:`predictor_corrector` with ``predictor`` and no corrector."""
+
+    def sampler(score_fn: TimeScoreFn, x_init: Tensor, *, generator: torch.Generator, return_trajectory: bool = False,
+                sde: SDE | None = None, n_steps: int = 1000, t_min: float = 1e-3, denoise: bool = True,
+                record_every: int = 1) -> SamplerResult:
+        states = predictor_corrector_steps(score_fn, x_init, generator=generator, sde=_require_sde(sde, predictor),
+                                           predictor=predictor, corrector=None, n_steps=n_steps, t_min=t_min,
+                                           denoise=denoise)
+        return run_steps(states, x_init, return_trajectory=return_trajectory, record_every=record_every)
+
+    sampler.__name__ = sampler.__qualname__ = predictor
+    sampler.__doc__ = doc + "\n\n    :func:`predictor_corrector` with this predictor and no corrector."
+    return sampler
 
 
-def reverse_diffusion(score_fn: Callable[[Tensor, Tensor], Tensor], x_init: Tensor, *, generator: torch.Generator,
-                      return_trajectory: bool = False, sde=None, n_steps: int = 1000, t_min: float = 1e-3,
-                      denoise: bool = True, record_every: int = 1) -> Tensor | tuple[Tensor, Tensor]:
-    """Implements the reverse-diffusion predictor, eq. (46) of Song et al. (2021), on its own."""
-    return predictor_corrector(score_fn, x_init, generator=generator, return_trajectory=return_trajectory, sde=sde,
-                               predictor="reverse_diffusion", corrector=None, n_steps=n_steps, t_min=t_min,
-                               denoise=denoise, record_every=record_every)
+euler_maruyama = _predictor_only(
+    "euler_maruyama",
+    "Implements the Euler–Maruyama discretisation of the reverse-time SDE, eq. (6) of Song et al. (2021).")
+reverse_diffusion = _predictor_only(
+    "reverse_diffusion", "Implements the reverse-diffusion predictor, eq. (46) of Song et al. (2021), on its own.")
+ancestral = _predictor_only(
+    "ancestral", "Implements ancestral sampling for any linear SDE (Song et al. 2021, App. F; Ho et al. 2020, Alg. 2).")
 
 
-def ancestral(score_fn: Callable[[Tensor, Tensor], Tensor], x_init: Tensor, *, generator: torch.Generator,
-              return_trajectory: bool = False, sde=None, n_steps: int = 1000, t_min: float = 1e-3,
-              denoise: bool = True, record_every: int = 1) -> Tensor | tuple[Tensor, Tensor]:
-    """Implements ancestral sampling for any linear SDE (Song et al. 2021, App. F; Ho et al. 2020, Alg. 2)."""
-    return predictor_corrector(score_fn, x_init, generator=generator, return_trajectory=return_trajectory, sde=sde,
-                               predictor="ancestral", corrector=None, n_steps=n_steps, t_min=t_min,
-                               denoise=denoise, record_every=record_every)
-
-
-def probability_flow_ode(score_fn: Callable[[Tensor, Tensor], Tensor], x_init: Tensor, *,
-                         generator: torch.Generator | None = None, return_trajectory: bool = False, sde=None,
-                         t_min: float = 1e-3, rtol: float = 1e-5, atol: float = 1e-5, method: str = "dopri5",
-                         n_record: int = 11) -> Tensor | tuple[Tensor, Tensor]:
+def probability_flow_ode(score_fn: TimeScoreFn, x_init: Tensor, *, generator: torch.Generator | None = None,
+                         return_trajectory: bool = False, sde: SDE | None = None, t_min: float = 1e-3,
+                         rtol: float = 1e-5, atol: float = 1e-5, method: str = "dopri5",
+                         n_record: int = 11) -> SamplerResult:
     """Implements the probability-flow ODE dx/dt = f - ½g²s_θ, eq. (13) of Song et al. (2021), solved from T to
     t_min with torchdiffeq (``method``, ``rtol``, ``atol``; their defaults RK45 at 1e-5).
 
@@ -365,8 +410,7 @@ def probability_flow_ode(score_fn: Callable[[Tensor, Tensor], Tensor], x_init: T
     """
     from torchdiffeq import odeint
 
-    if sde is None:
-        raise ConfigError("probability_flow_ode needs sde=VPSDE(...) (or another scorelib.sde.SDE)")
+    sde = _require_sde(sde, "probability_flow_ode")
     flow = sde.reverse(score_fn, probability_flow=True)
     n_points = n_record if return_trajectory else 2
     times = sde_time_grid(sde.T, t_min, n_points - 1).to(dtype=x_init.dtype, device=x_init.device)

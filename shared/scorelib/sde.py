@@ -30,7 +30,7 @@ from torch import Tensor
 from scorelib.errors import ConfigError
 
 #: ``score_fn(x [n, ...], t) -> [n, ...]``: an estimate of ∇_x log p_t(x); ``t`` a 0-d or ``[n]`` tensor.
-ScoreFn = Callable[[Tensor, Tensor], Tensor]
+TimeScoreFn = Callable[[Tensor, Tensor], Tensor]
 
 
 def _as_time(t: Tensor | float, like: Tensor | None = None) -> Tensor:
@@ -81,8 +81,9 @@ class SDE:
         d = x[0].numel()
         return -0.5 * x.flatten(1).pow(2).sum(-1) / s**2 - d * math.log(s) - 0.5 * d * math.log(2 * math.pi)
 
-    def perturb(self, x0: Tensor, t: Tensor | float, noise: Tensor) -> Tensor:
-        """x_t = m(t)·x_0 + s(t)·z, a draw of p_{0t}(· | x_0) for the given noise z."""
+    def marginal_sample(self, x0: Tensor, t: Tensor | float, noise: Tensor) -> Tensor:
+        """x_t = m(t)·x_0 + s(t)·z: the draw of the kernel p_{0t}(· | x_0) (:meth:`marginal`) for the given
+        standard-normal noise z ``[n, ...]``."""
         m, s = self.marginal(_as_time(t, x0))
         return _bcast(m, x0) * x0 + _bcast(s, x0) * noise
 
@@ -108,7 +109,7 @@ class SDE:
         """α_i of the Langevin corrector (Song et al. 2021, Algorithm 5): 1 except for VP-type SDEs."""
         return torch.ones_like(_as_time(t))
 
-    def reverse(self, score_fn: ScoreFn, probability_flow: bool = False) -> ReverseSDE:
+    def reverse(self, score_fn: TimeScoreFn, probability_flow: bool = False) -> ReverseSDE:
         """The reverse-time SDE dx = [f - g²∇log p_t] dt + g dW̄ (Anderson 1982; Song et al. 2021, eq. 6),
         or with ``probability_flow`` the ODE dx = [f - ½g²∇log p_t] dt (eq. 13), with ``score_fn``
         in place of ∇log p_t."""
@@ -120,7 +121,7 @@ class ReverseSDE:
     """dx = f̄(x, t) dt + ḡ(t) dW̄, integrated from t = T down to 0 (dt < 0)."""
 
     sde: SDE
-    score_fn: ScoreFn
+    score_fn: TimeScoreFn
     probability_flow: bool = False
 
     def drift(self, x: Tensor, t: Tensor | float) -> Tensor:
