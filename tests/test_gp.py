@@ -14,9 +14,9 @@ import pytest
 import torch
 
 from scorelib.errors import ConfigError
-from scorelib.gp import (KERNELS, cholesky, gaussian_kl, gaussian_log_prob, get_kernel, gp_log_likelihood,
-                         gp_posterior, matern52, periodic, squared_exponential, step_gp_posterior, step_kernel,
-                         step_mean)
+from scorelib.gp import (KERNELS, cholesky, conditional_gaussian, gaussian_log_prob, get_kernel, gp_log_likelihood,
+                         gp_posterior, kl_mvn, masked_conditional_gaussian, matern52, periodic, squared_exponential,
+                         step_gp_posterior, step_kernel, step_mean)
 
 DT = torch.float64
 
@@ -133,12 +133,39 @@ def test_step_inputs_are_clipped_and_checked():
         step_kernel(x, x, L=0.0)
 
 
-def test_gaussian_kl_closed_forms():
+def test_kl_mvn_closed_forms():
     m0, m1 = torch.tensor([0.3], dtype=DT), torch.tensor([-0.2], dtype=DT)
     v0, v1 = torch.tensor([[0.5]], dtype=DT), torch.tensor([[2.0]], dtype=DT)
     expected = 0.5 * math.log(2.0 / 0.5) + (0.5 + 0.25) / (2 * 2.0) - 0.5
-    assert float(gaussian_kl(m0, v0, m1, v1)) == pytest.approx(expected)
+    assert float(kl_mvn(m0, v0, m1, v1)) == pytest.approx(expected)
     a = torch.randn(4, 4, generator=_gen(4), dtype=DT)
     cov = a @ a.T + torch.eye(4, dtype=DT)
     zero = torch.zeros(4, dtype=DT)
-    assert float(gaussian_kl(zero, cov, zero, cov)) == pytest.approx(0.0, abs=1e-12)
+    assert float(kl_mvn(zero, cov, zero, cov)) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_masked_conditioning_is_the_conditional_of_the_reordered_vector():
+    """Conditioning on a mask equals conditional_gaussian on the vector split by hand (the same formula: equal
+    to float64 round-off), observation noise enters only the known block, and a bad mask is refused."""
+    x = torch.linspace(-2, 2, 7, dtype=DT).unsqueeze(-1)
+    cov = squared_exponential(x, x, lengthscale=0.7)
+    mean = torch.linspace(-0.3, 0.3, 7, dtype=DT)
+    y = torch.randn(7, generator=_gen(5), dtype=DT)
+    known = torch.tensor([True, False, False, True, False, True, False])
+    k, u = known.nonzero()[:, 0], (~known).nonzero()[:, 0]
+    noise = 0.05**2
+    m, c = masked_conditional_gaussian(mean, cov, y, known, noise_variance=noise, jitter=0.0)
+    m_ref, c_ref = conditional_gaussian(mean[k], mean[u], cov[k][:, k] + noise * torch.eye(3, dtype=DT),
+                                        cov[k][:, u], cov[u][:, u], y[k], jitter=0.0)
+    torch.testing.assert_close(m, m_ref, rtol=0, atol=1e-12)
+    torch.testing.assert_close(c, c_ref, rtol=0, atol=1e-12)
+    assert m.shape == (4,) and c.shape == (4, 4)
+    # noise-free: the posterior at a known input collapses, so an unknown input equal to a known one has variance 0
+    dup = torch.cat([x, x[:1]])
+    cov_dup = squared_exponential(dup, dup, lengthscale=0.7)
+    known_dup = torch.zeros(8, dtype=torch.bool)
+    known_dup[0] = True
+    _, c0 = masked_conditional_gaussian(torch.zeros(8, dtype=DT), cov_dup, torch.zeros(8, dtype=DT), known_dup)
+    assert abs(float(c0[-1, -1])) < 1e-5  # the jitter 1e-6 is the only slack
+    with pytest.raises(ConfigError, match="bool mask"):
+        masked_conditional_gaussian(mean, cov, y, known.long())

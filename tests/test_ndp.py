@@ -7,10 +7,13 @@ import torch
 
 from scorelib.datasets import FunctionBatch
 from scorelib.errors import ConfigError
-from scorelib.gp import conditional_gaussian, exact_gaussian_eps, gaussian_kl, squared_exponential
+from scorelib.gp import conditional_gaussian, exact_gaussian_eps, kl_mvn, squared_exponential
 from scorelib.losses import ndp_loss, stratified_steps
-from scorelib.ndp import conditional_samples, prior_samples
+from scorelib.ndp import (centred_to_unit, complete_functions, conditional_samples, fit_ndp, prior_samples,
+                          train_ndp, unit_to_centred)
+from scorelib.runtime import seeded
 from scorelib.schedules import DDPMSchedule, rescaled_cosine_betas
+from scorelib.training import TrainConfig, pack_weights
 
 DT = torch.float64
 
@@ -86,11 +89,11 @@ def test_conditional_samples_reach_the_exact_gp_posterior():
     out = conditional_samples(_oracle_model(0.5, s), s, xc, yc, xt, n_samples=2000, generator=_gen(3), resample=10,
                               steps=100)
     assert out.shape == (2000, 6)
-    kl = float(gaussian_kl(out.mean(0), torch.cov(out.T), mean, post))
+    kl = float(kl_mvn(out.mean(0), torch.cov(out.T), mean, post))
     assert kl < 0.1, kl  # 6-D fitted-Gaussian bias ≈ d(d+3)/(4n) = 0.007; naive replacement gives > 1
     naive = conditional_samples(_oracle_model(0.5, s), s, xc, yc, xt, n_samples=2000, generator=_gen(3), resample=1,
                                 steps=100)
-    assert float(gaussian_kl(naive.mean(0), torch.cov(naive.T), mean, post)) > 5 * kl
+    assert float(kl_mvn(naive.mean(0), torch.cov(naive.T), mean, post)) > 5 * kl
 
 
 def test_batched_conditional_samples_and_prior_shapes():
@@ -124,3 +127,55 @@ def test_padded_contexts_change_nothing():
                                 context_mask=torch.tensor([True, False]))
     torch.testing.assert_close(padded, moved)
     assert alone.shape == padded.shape == (4, 3)
+
+
+def test_unit_and_centred_scales_are_inverse_affine_maps():
+    y = torch.tensor([0.0, 0.25, 0.5, 1.0], dtype=DT)
+    torch.testing.assert_close(unit_to_centred(y), torch.tensor([-1.0, -0.5, 0.0, 1.0], dtype=DT), rtol=0, atol=0)
+    torch.testing.assert_close(centred_to_unit(unit_to_centred(y)), y, rtol=0, atol=0)  # exact in binary
+
+
+def _tiny_net():
+    from scorelib.nets import BiDimensionalAttention
+    return BiDimensionalAttention(hidden=8, layers=1, heads=2)
+
+
+def _tiny_batches(n: int, g: torch.Generator) -> FunctionBatch:
+    x = torch.rand(n, 5, 1, generator=g) * 4 - 2
+    return FunctionBatch(x, torch.sin(2 * x[..., 0]), torch.ones(n, 5, dtype=torch.bool))
+
+
+def test_fit_ndp_is_train_ndp_then_pack_weights():
+    """fit_ndp = train_ndp + pack_weights + the losses, bit for bit, with the keys asked for; the batches may be
+    drawn anywhere (they are moved to the network's device)."""
+    s = DDPMSchedule.ndp(10)
+    cfg = TrainConfig(steps=3, batch_size=4, lr=1e-3, ema_decay=0.9)
+    with seeded(7):
+        out = fit_ndp(_tiny_net(), _tiny_batches, s, cfg, _gen(1), key="net.a", losses_key="loss.a", progress=False)
+    with seeded(7):
+        result = train_ndp(_tiny_net(), _tiny_batches, s, cfg, _gen(1), progress=False)
+    expected = {**pack_weights(result.best, "net.a"), "loss.a": torch.tensor(result.losses)}
+    assert out.keys() == expected.keys() and out["loss.a"].shape == (3,)
+    assert all(torch.equal(out[k], expected[k]) for k in out)
+    assert all(v.device == torch.device("cpu") for v in out.values())
+
+
+def test_complete_functions_keeps_observed_values_and_is_conditional_sampling():
+    """One row: the completion is conditional_samples with the observed points as contexts (same generator: the
+    same draws), scattered back into index order with the observed values exactly in place."""
+    s = DDPMSchedule.ndp(20)
+    x = torch.linspace(-2, 2, 6, dtype=DT).unsqueeze(-1)
+    y = torch.tensor([[0.3, -0.2, 0.9, 0.1, -0.7, 0.5]], dtype=DT)
+    observed = torch.tensor([[False, True, False, False, True, False]])
+    model = _oracle_model(0.5, s)
+    out = complete_functions(model, s, x, y, observed, n_samples=3, generator=_gen(2), resample=2, steps=10)
+    assert out.shape == (1, 3, 6)
+    torch.testing.assert_close(out[0][:, observed[0]], y[:, observed[0]].expand(3, 2), rtol=0, atol=0)
+    ref = conditional_samples(model, s, x[observed[0]], y[0, observed[0]], x[~observed[0]], n_samples=3,
+                              generator=_gen(2), resample=2, steps=10)
+    torch.testing.assert_close(out[0][:, ~observed[0]], ref, rtol=0, atol=0)
+    with pytest.raises(ConfigError, match="same number"):
+        complete_functions(model, s, x, y.expand(2, -1), torch.stack([observed[0], ~observed[0]]), n_samples=1,
+                           generator=_gen(0))
+    with pytest.raises(ConfigError, match="need x"):
+        complete_functions(model, s, x[:5], y, observed, n_samples=1, generator=_gen(0))

@@ -35,7 +35,7 @@ def test_fitted_tll_converges_to_the_exact_log_density():
     assert float((fitted - exact).abs().max()) < 0.01
 
 
-@pytest.mark.parametrize("kernel", ex.KERNELS)
+@pytest.mark.parametrize("kernel", ex.GP_KERNELS)
 def test_exact_gp_samples_pass_the_regression_claims(kernel):
     ts = ex.test_set(CFG, kernel, 0)
     mean, cov = ex.gp_predictive(CFG, kernel, ts)
@@ -50,7 +50,7 @@ def test_exact_gp_samples_pass_the_regression_claims(kernel):
 def test_a_context_free_model_scores_below_exact_samples():
     """A model that ignores the contexts (GP prior draws) is caught by the MSE claim; the TLL gap alone cannot catch
     it at the quick tolerance, which is why the chapter shows that baseline."""
-    for kernel in ex.KERNELS:
+    for kernel in ex.GP_KERNELS:
         ts = ex.test_set(CFG, kernel, 0)
         mean, cov = ex.gp_predictive(CFG, kernel, ts)
         r = ex.regression_check(CFG, {f"samples.{kernel}": _gp_samples(mean, cov, CFG.n_samples, 2)}, kernel, 0)

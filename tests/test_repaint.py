@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from scorelib.errors import ConfigError
-from scorelib.gp import conditional_gaussian, exact_gaussian_eps, gaussian_kl, squared_exponential
+from scorelib.gp import conditional_gaussian, exact_gaussian_eps, kl_mvn, squared_exponential
 from scorelib.samplers import SAMPLERS, get_sampler, repaint
 from scorelib.schedules import DDPMSchedule
 
@@ -82,7 +82,7 @@ def test_exact_denoiser_without_conditioning_samples_the_data_distribution():
     none = torch.zeros(24, dtype=torch.bool)
     out = repaint(_exact_eps_fn(cov, s), torch.randn(2000, 24, generator=_gen(3), dtype=DT), generator=_gen(4),
                   schedule=s, known=y, mask=none, resample=1)
-    kl = gaussian_kl(out.mean(0), torch.cov(out.T), torch.zeros(24, dtype=DT), cov)
+    kl = kl_mvn(out.mean(0), torch.cov(out.T), torch.zeros(24, dtype=DT), cov)
     assert float(kl) < 0.25  # fitted-Gaussian bias alone is ≈ d(d+3)/(4n) = 0.08
 
 
@@ -95,7 +95,7 @@ def test_resampling_brings_repaint_to_the_exact_posterior():
         x_init = torch.randn(2000, 24, generator=_gen(10 + i), dtype=DT)
         out = repaint(eps_fn, x_init, generator=_gen(20 + i), schedule=s, known=y, mask=mask, resample=u)
         z = out[:, ~mask]
-        kls[u] = float(gaussian_kl(z.mean(0), torch.cov(z.T), mean, post))
+        kls[u] = float(kl_mvn(z.mean(0), torch.cov(z.T), mean, post))
         std_ratios[u] = float((torch.cov(z.T).diagonal() / post.diagonal()).sqrt().mean())
     assert kls[1] > 2.0, kls  # naive replacement: the unknowns ignore the known values
     assert kls[10] < 0.3, kls

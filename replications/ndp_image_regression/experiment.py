@@ -20,14 +20,14 @@ from torch import Tensor
 
 from scorelib.claims import Claim, ClaimTable
 from scorelib.datasets import FunctionBatch
-from scorelib.gp import cholesky, conditional_gaussian, squared_exponential
+from scorelib.gp import cholesky, masked_conditional_gaussian, squared_exponential
 from scorelib.image_functions import (context_mask, digits_images, images_to_functions, mnist_images,
                                       pixel_grid)
-from scorelib.ndp import conditional_samples, prior_samples, train_ndp
+from scorelib.ndp import centred_to_unit, complete_functions, fit_ndp, prior_samples, unit_to_centred
 from scorelib.nets import PointAttention
-from scorelib.runtime import make_generator
+from scorelib.runtime import SeedStreams
 from scorelib.schedules import DDPMSchedule
-from scorelib.training import TrainConfig, minimise_lbfgs, pack_weights, unpack_weights
+from scorelib.training import TrainConfig, minimise_lbfgs, unpack_weights
 
 CHAPTER = "ndp_image_regression"
 DTYPE = torch.float32
@@ -67,11 +67,8 @@ FULL = Config(train=TrainConfig(steps=6000, batch_size=32, lr=2e-3, ema_decay=0.
               n_samples=16)
 PROFILES: dict[str, Config] = {"quick": QUICK, "full": FULL}
 
-_PARTS = {"init": 1, "train": 2, "masks": 3, "sample": 4, "prior": 5}
-
-
-def generator(seed: int, part: str) -> torch.Generator:
-    return make_generator(1000 * seed + _PARTS[part], "cpu")
+#: One random stream per sub-experiment (so changing one never shifts another's draws).
+STREAMS = SeedStreams({"init": 1, "train": 2, "masks": 3, "sample": 4, "prior": 5})
 
 
 def images(cfg: Config, split: str) -> Tensor:
@@ -79,15 +76,6 @@ def images(cfg: Config, split: str) -> Tensor:
     if cfg.mnist_dir is not None:
         return mnist_images(cfg.mnist_dir, "train" if split == "train" else "test", DTYPE)
     return digits_images(split, DTYPE)
-
-
-def to_model(y: Tensor) -> Tensor:
-    """Intensities [0, 1] → the model's [-1, 1] (as DDPM scales images)."""
-    return 2 * y - 1
-
-
-def from_model(y: Tensor) -> Tensor:
-    return (y + 1) / 2
 
 
 def schedule(cfg: Config) -> DDPMSchedule:
@@ -104,29 +92,24 @@ def load_net(cfg: Config, state: dict[str, Tensor], device: torch.device) -> Poi
 
 
 def fit_model(cfg: Config, seed: int, device: torch.device, progress: bool = True) -> dict[str, Tensor]:
-    """Train the NDP (eq. 8, L1, stratified t) on random training images, every pixel a point."""
-    train_images = images(cfg, "train")
-    data = images_to_functions(to_model(train_images))
-    with torch.random.fork_rng():
-        torch.manual_seed(1000 * seed + _PARTS["init"])
-        net = network(cfg).to(device)
+    """Train the NDP (eq. 8, L1, stratified t) on random training images (intensities mapped to [-1, 1]),
+    every pixel a point. The images stay on the device; only the indices are drawn on the CPU."""
+    data = images_to_functions(unit_to_centred(images(cfg, "train")))
     x, y = data.x.to(device), data.y.to(device)
 
     def batches(n: int, g: torch.Generator) -> FunctionBatch:
         idx = torch.randint(0, len(y), (n,), generator=g).to(device)
         return FunctionBatch(x[idx], y[idx], torch.ones(n, y.shape[1], dtype=torch.bool, device=device))
 
-    result = train_ndp(net, batches, schedule(cfg), cfg.train, generator(seed, "train"), progress=progress,
-                       description="NDP on images as functions")
-    out = pack_weights(result.best, "net")
-    out["losses"] = torch.tensor(result.losses)
-    return out
+    return fit_ndp(STREAMS.build(lambda: network(cfg), seed, "init"), batches, schedule(cfg), cfg.train,
+                   STREAMS.generator(seed, "train"), device=device, progress=progress,
+                   description="NDP on images as functions")
 
 
 def masks(cfg: Config, seed: int, n: int) -> dict[str, Tensor]:
     """Observed pixels ``[n, H·W]`` per setting: ``"random 10%"``, …, and the halves."""
     h, w = images(cfg, "test").shape[-2:]
-    g = generator(seed, "masks")
+    g = STREAMS.generator(seed, "masks")
     out = {f"random {round(100 * f)}%": context_mask("random", h, w, n=n, fraction=f, generator=g)
            for f in cfg.fractions}
     out.update({f"{kind} half": context_mask(kind, h, w, n=n) for kind in cfg.halves})
@@ -136,21 +119,12 @@ def masks(cfg: Config, seed: int, n: int) -> dict[str, Tensor]:
 def complete(cfg: Config, net, y: Tensor, observed: Tensor, n_samples: int, g: torch.Generator,
              device: torch.device) -> Tensor:
     """Conditional samples of whole images ``[n, S, H·W]`` in [0, 1] given ``y [n, H·W]`` at ``observed [n, H·W]``
-    (the same number of observed pixels in every image): RePaint on [observed, unobserved], reassembled into
-    pixel order with the observed values in place."""
-    n, p = y.shape
-    c = int(observed[0].sum())
+    (the same number of observed pixels in every image): :func:`scorelib.ndp.complete_functions` on the pixel grid."""
     grid = pixel_grid(*images(cfg, "test").shape[-2:], DTYPE)
-    order = torch.argsort((~observed).to(torch.int8), dim=1, stable=True)  # observed pixels first
-    xs = grid[order]  # [n, P, 2]
-    ys = to_model(y.gather(1, order))
-    samples = conditional_samples(net, schedule(cfg), xs[:, :c].to(device), ys[:, :c].to(device),
-                                  xs[:, c:].to(device), n_samples=n_samples, generator=g, resample=cfg.resample,
-                                  steps=cfg.sample_steps).cpu()  # [n, S, P - c]
-    full = torch.cat([ys[:, None, :c].expand(n, n_samples, c), samples], -1)
-    out = torch.empty_like(full)
-    out.scatter_(2, order[:, None, :].expand(n, n_samples, p), full)  # back to pixel order
-    return from_model(out)
+    out = complete_functions(net, schedule(cfg), grid.to(device), unit_to_centred(y).to(device),
+                             observed.to(device), n_samples=n_samples, generator=g, resample=cfg.resample,
+                             steps=cfg.sample_steps)
+    return centred_to_unit(out.cpu())
 
 
 def fit(cfg: Config, seed: int, device: torch.device, progress: bool = True) -> dict[str, Tensor]:
@@ -158,13 +132,13 @@ def fit(cfg: Config, seed: int, device: torch.device, progress: bool = True) -> 
     state = fit_model(cfg, seed, device, progress)
     net = load_net(cfg, state, device)
     test = images(cfg, "test")[: cfg.test_images].reshape(cfg.test_images, -1)
-    g = generator(seed, "sample")
+    g = STREAMS.generator(seed, "sample")
     for name, observed in masks(cfg, seed, cfg.test_images).items():
         state[f"samples.{name}"] = complete(cfg, net, test, observed, cfg.n_samples, g, device).to(torch.float16)
     h, w = images(cfg, "test").shape[-2:]
     x = pixel_grid(h, w, DTYPE).expand(cfg.prior_samples, h * w, 2).to(device)
-    state["prior"] = from_model(prior_samples(net, schedule(cfg), x, generator=generator(seed, "prior"),
-                                              steps=cfg.sample_steps)).cpu()
+    state["prior"] = centred_to_unit(prior_samples(net, schedule(cfg), x, generator=STREAMS.generator(seed, "prior"),
+                                                   steps=cfg.sample_steps)).cpu()
     return state
 
 
@@ -230,11 +204,8 @@ def gp_predict(cfg: Config, gp: GPFit, y: Tensor, observed: Tensor) -> Tensor:
     k = squared_exponential(grid, grid, lengthscale=gp.lengthscale, variance=gp.variance)
     out = []
     for yi, oi in zip(y.double(), observed):
-        u = ~oi
-        kcc = k[oi][:, oi] + gp.noise_variance * torch.eye(int(oi.sum()), dtype=torch.float64)
-        m, _ = conditional_gaussian(mean[oi], mean[u], kcc, k[oi][:, u], k[u][:, u], yi[oi], jitter=0.0)
         full = yi.clone()
-        full[u] = m
+        full[~oi] = masked_conditional_gaussian(mean, k, yi, oi, gp.noise_variance, jitter=0.0)[0]
         out.append(full)
     return torch.stack(out)
 

@@ -25,18 +25,19 @@ from torch import Tensor
 
 from scorelib.claims import Claim, ClaimTable
 from scorelib.datasets import NDP_NOISE_VARIANCE, FunctionBatch, gp_functions
-from scorelib.gp import (conditional_gaussian, exact_gaussian_eps, gaussian_kl, gaussian_log_prob, get_kernel,
-                         gp_posterior, squared_exponential)
-from scorelib.ndp import conditional_samples, prior_samples, train_ndp
+from scorelib.gp import (exact_gaussian_eps, gaussian_log_prob, get_kernel, gp_posterior, kl_mvn,
+                         masked_conditional_gaussian, squared_exponential)
+from scorelib.ndp import conditional_samples, fit_ndp, prior_samples
 from scorelib.nets import BiDimensionalAttention
-from scorelib.runtime import make_generator
+from scorelib.runtime import SeedStreams
 from scorelib.samplers import repaint
 from scorelib.schedules import DDPMSchedule
-from scorelib.training import TrainConfig, pack_weights, unpack_weights
+from scorelib.training import TrainConfig, unpack_weights
 
 CHAPTER = "ndp_regression"
 DTYPE = torch.float32
-KERNELS: tuple[str, ...] = ("squared_exponential", "matern52")
+#: The GP kernels of the training data, one NDP each (names of :data:`scorelib.gp.KERNELS`).
+GP_KERNELS: tuple[str, ...] = ("squared_exponential", "matern52")
 LABELS = {"squared_exponential": "SE", "matern52": "Matérn-5/2"}
 #: CLAIMS.md's exact-GP TLL on correct data, D = 1, 2, 3 ([calc]; recomputed in the chapter, printed beside).
 GP_TLL_CALC = {"squared_exponential": (0.712, -0.844, -1.275), "matern52": (0.316, -1.027, -1.315)}
@@ -84,13 +85,18 @@ FULL = Config(train=TrainConfig(steps=6000, batch_size=32, lr=2e-3, ema_decay=0.
               figure_samples=64)
 PROFILES: dict[str, Config] = {"quick": QUICK, "full": FULL}
 
-_PARTS = {"init": 1, "train": 2, "test": 3, "sample": 4, "figure": 5, "symmetry": 6, "oracle": 7, "prior": 8}
+#: One random stream per sub-experiment, repeated per kernel (offset = 1 + the kernel's index in GP_KERNELS).
+STREAMS = SeedStreams({"init": 1, "train": 2, "test": 3, "sample": 4, "figure": 5, "symmetry": 6, "oracle": 7,
+                       "prior": 8})
+
+
+def kernel_offset(kernel: str | None) -> int:
+    """The stream offset of ``kernel``'s repeat: 1 + its index in GP_KERNELS (0: no kernel)."""
+    return 0 if kernel is None else GP_KERNELS.index(kernel) + 1
 
 
 def generator(seed: int, part: str, kernel: str | None = None) -> torch.Generator:
-    """The CPU generator of one sub-experiment (and kernel), so changing one never shifts another's draws."""
-    k = 0 if kernel is None else 100 * (KERNELS.index(kernel) + 1)
-    return make_generator(1000 * seed + k + _PARTS[part], "cpu")
+    return STREAMS.generator(seed, part, kernel_offset(kernel))
 
 
 def lengthscale(cfg: Config) -> float:
@@ -130,11 +136,13 @@ class SymmetryResult:
 def symmetry_check(cfg: Config, seed: int) -> SymmetryResult:
     """A randomly initialised model (its zero head re-drawn, else every output is 0) in float64, on a
     batch of 3 functions with ``sym_points`` points in ``sym_dim`` dimensions."""
-    g = generator(seed, "symmetry")
-    with torch.random.fork_rng():
-        torch.manual_seed(1000 * seed + _PARTS["symmetry"])
+    def make() -> BiDimensionalAttention:
         net = network(cfg).double().eval()
         torch.nn.init.normal_(net.head[-1].weight, std=0.5)
+        return net
+
+    g = generator(seed, "symmetry")
+    net = STREAMS.build(make, seed, "symmetry")
     x = torch.randn(3, cfg.sym_points, cfg.sym_dim, generator=g, dtype=torch.float64)
     y = torch.randn(3, cfg.sym_points, generator=g, dtype=torch.float64)
     t = torch.tensor([3.0, 50.0, 400.0], dtype=torch.float64)
@@ -173,13 +181,9 @@ def oracle_problem(cfg: Config, seed: int) -> tuple[Tensor, Tensor, Tensor, Tens
     data = gp_functions(1, cfg.oracle_points, 1, generator=generator(seed, "oracle"), x=x,
                         lengthscale=cfg.oracle_lengthscale, noise_variance=cfg.noise_variance)
     y = data.y[0]
-    cov = oracle_cov(cfg, x)
     known = torch.zeros(cfg.oracle_points, dtype=torch.bool)
     known[list(cfg.oracle_known)] = True
-    u = ~known
-    mean, post = conditional_gaussian(torch.zeros(int(known.sum()), dtype=torch.float64),
-                                      torch.zeros(int(u.sum()), dtype=torch.float64), cov[known][:, known],
-                                      cov[known][:, u], cov[u][:, u], y[known], jitter=0.0)
+    mean, post = masked_conditional_gaussian(torch.zeros_like(y), oracle_cov(cfg, x), y, known, jitter=0.0)
     return x, y, known, mean, post
 
 
@@ -205,7 +209,7 @@ def fit_oracle(cfg: Config, seed: int) -> dict[str, Tensor]:
             z = repaint(eps_fn, x_init, generator=g, schedule=sched, known=y, mask=known, resample=u,
                         renoise_beta=renoise)[:, ~known]
             c = torch.cov(z.T)
-            kl.append(float(gaussian_kl(z.mean(0), c, mean, post)))
+            kl.append(float(kl_mvn(z.mean(0), c, mean, post)))
             ratio.append(float((c.diagonal() / post.diagonal()).sqrt().mean()))
             if renoise == "t" and u in (cfg.oracle_resample[0], cfg.oracle_resample[-1]):
                 out[f"oracle.samples.U{u}"] = z.float()
@@ -229,19 +233,10 @@ def oracle_check(cfg: Config, state: dict[str, Tensor], seed: int) -> OracleResu
 
 def fit_model(cfg: Config, kernel: str, seed: int, device: torch.device, progress: bool = True) -> dict[str, Tensor]:
     """Train one NDP (eq. 8, L1, stratified t) on fresh GP draws of ``kernel``, ``train_points`` inputs each."""
-    with torch.random.fork_rng():
-        torch.manual_seed(1000 * seed + 100 * (KERNELS.index(kernel) + 1) + _PARTS["init"])
-        net = network(cfg).to(device)
-
-    def batches(n: int, g: torch.Generator) -> FunctionBatch:
-        b = functions(cfg, kernel, n, cfg.train_points, g, DTYPE)
-        return FunctionBatch(b.x.to(device), b.y.to(device), b.mask.to(device))
-
-    result = train_ndp(net, batches, schedule(cfg), cfg.train, generator(seed, "train", kernel), progress=progress,
-                       description=f"NDP on {LABELS[kernel]} GP data")
-    out = pack_weights(result.best, f"net.{kernel}")
-    out[f"losses.{kernel}"] = torch.tensor(result.losses)
-    return out
+    net = STREAMS.build(lambda: network(cfg), seed, "init", kernel_offset(kernel))
+    return fit_ndp(net, lambda n, g: functions(cfg, kernel, n, cfg.train_points, g, DTYPE), schedule(cfg), cfg.train,
+                   generator(seed, "train", kernel), device=device, key=f"net.{kernel}", losses_key=f"losses.{kernel}",
+                   progress=progress, description=f"NDP on {LABELS[kernel]} GP data")
 
 
 @dataclass
@@ -319,7 +314,7 @@ def fit(cfg: Config, seed: int, device: torch.device, progress: bool = True) -> 
     """Everything slow: RePaint with the exact denoiser (claim 3); per kernel, training, the conditional
     samples of the test set and of the figure's function, and a few prior draws."""
     state: dict[str, Tensor] = fit_oracle(cfg, seed)
-    for kernel in KERNELS:
+    for kernel in GP_KERNELS:
         state.update(fit_model(cfg, kernel, seed, device, progress))
         net = load_net(cfg, state, kernel, device)
         state[f"samples.{kernel}"] = sample_test_set(cfg, net, test_set(cfg, kernel, seed), generator(seed, "sample",

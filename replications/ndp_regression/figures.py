@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from matplotlib.figure import Figure
 
-from replications.ndp_regression.experiment import (KERNELS, LABELS, Config, OracleResult, RegressionResult,
+from replications.ndp_regression.experiment import (GP_KERNELS, LABELS, Config, OracleResult, RegressionResult,
                                                     figure_inputs, lengthscale)
 from scorelib.gp import gp_posterior
 from scorelib.plotting import figure
@@ -14,8 +14,8 @@ from scorelib.plotting import figure
 def ndp_vs_gp(cfg: Config, state: dict[str, torch.Tensor], seed: int) -> Figure:
     """The talk's "NDP vs GP" slide: per kernel, NDP prior draws, then conditional samples of the NDP and the
     exact GP posterior (mean ± 2 sd) given the same contexts."""
-    fig, axes = figure(ncols=3, nrows=len(KERNELS), height=2.8, width=12.0, sharex=True)
-    for row, kernel in enumerate(KERNELS):
+    fig, axes = figure(ncols=3, nrows=len(GP_KERNELS), height=2.8, width=12.0, sharex=True)
+    for row, kernel in enumerate(GP_KERNELS):
         xc, yc, xg = figure_inputs(cfg, kernel, seed)
         x = xg[:, 0]
         ax = axes[row, 0]

@@ -22,11 +22,11 @@ from scorelib.claims import Claim, ClaimTable
 from scorelib.errors import ConfigError
 from scorelib.datasets import FunctionBatch, step_functions, step_posterior_probability
 from scorelib.gp import step_gp_posterior
-from scorelib.ndp import conditional_samples, prior_samples, train_ndp
+from scorelib.ndp import centred_to_unit, conditional_samples, fit_ndp, prior_samples, unit_to_centred
 from scorelib.nets import BiDimensionalAttention
-from scorelib.runtime import make_generator
+from scorelib.runtime import SeedStreams
 from scorelib.schedules import DDPMSchedule
-from scorelib.training import TrainConfig, pack_weights, unpack_weights
+from scorelib.training import TrainConfig, unpack_weights
 
 CHAPTER = "ndp_step_function"
 DTYPE = torch.float32
@@ -64,12 +64,8 @@ QUICK = Config()
 FULL = Config(train=TrainConfig(steps=4000, batch_size=64, lr=1e-3, ema_decay=0.998))
 PROFILES: dict[str, Config] = {"quick": QUICK, "full": FULL}
 
-_PARTS = {"train": 1, "init": 2, "table": 3, "prior": 5, "indexing": 6}
-
-
-def generator(seed: int, part: str) -> torch.Generator:
-    """The CPU generator of one sub-experiment (so changing one never shifts another's draws)."""
-    return make_generator(1000 * seed + _PARTS[part], "cpu")
+#: One random stream per sub-experiment (so changing one never shifts another's draws).
+STREAMS = SeedStreams({"train": 1, "init": 2, "table": 3, "prior": 5, "indexing": 6})
 
 
 def schedule(cfg: Config) -> DDPMSchedule:
@@ -104,44 +100,29 @@ def probe_index(cfg: Config) -> list[int]:
     return index
 
 
-def to_model(f: Tensor) -> Tensor:
-    """Function values {0, 1} → the model's space {-1, 1} (centred, unit scale: as images go to [-1, 1]
-    in DDPM, so the data's scale matches the N(0, I) prior)."""
-    return 2 * f - 1
-
-
-def from_model(y: Tensor) -> Tensor:
-    return (y + 1) / 2
-
-
 def load_net(cfg: Config, state: dict[str, Tensor], device: torch.device) -> BiDimensionalAttention:
     return unpack_weights(network(cfg), state, "net").to(device)
 
 
 def fit_model(cfg: Config, seed: int, device: torch.device, progress: bool = True) -> dict[str, Tensor]:
-    """Train the NDP (eq. 8, L1, stratified t) on fresh step functions, ``train_points`` random inputs each."""
-    with torch.random.fork_rng():
-        torch.manual_seed(1000 * seed + _PARTS["init"])
-        net = network(cfg).to(device)
-
+    """Train the NDP (eq. 8, L1, stratified t) on fresh step functions, ``train_points`` random inputs each,
+    their values {0, 1} mapped to the model's {-1, 1}."""
     def batches(n: int, gen: torch.Generator) -> FunctionBatch:
         b = step_functions(n, cfg.train_points, generator=gen, L=cfg.half_width, dtype=DTYPE)
-        return FunctionBatch(b.x.to(device), to_model(b.y).to(device), b.mask.to(device))
+        return FunctionBatch(b.x, unit_to_centred(b.y), b.mask)
 
-    result = train_ndp(net, batches, schedule(cfg), cfg.train, generator(seed, "train"), progress=progress,
-                       description="NDP on step functions")
-    out = pack_weights(result.best, "net")
-    out["losses"] = torch.tensor(result.losses)
-    return out
+    return fit_ndp(STREAMS.build(lambda: network(cfg), seed, "init"), batches, schedule(cfg), cfg.train,
+                   STREAMS.generator(seed, "train"), device=device, progress=progress,
+                   description="NDP on step functions")
 
 
 def sample_at(cfg: Config, net, x_target: Tensor, n: int, resample: int, g: torch.Generator,
               device: torch.device, renoise_beta: str = "t") -> Tensor:
     """``[n, M]`` conditional samples at ``x_target [M, 1]`` given the chapter's two contexts."""
     xc, yc = contexts(cfg)
-    y = conditional_samples(net, schedule(cfg), xc.to(device), to_model(yc).to(device), x_target.to(device),
+    y = conditional_samples(net, schedule(cfg), xc.to(device), unit_to_centred(yc).to(device), x_target.to(device),
                             n_samples=n, generator=g, resample=resample, renoise_beta=renoise_beta)
-    return from_model(y).cpu()
+    return centred_to_unit(y).cpu()
 
 
 def fit(cfg: Config, seed: int, device: torch.device, progress: bool = True) -> dict[str, Tensor]:
@@ -149,14 +130,14 @@ def fit(cfg: Config, seed: int, device: torch.device, progress: bool = True) -> 
     ``resample_counts`` (β_t jump back) and for U = ``resample`` with the literal β_{t-1}; a few prior draws."""
     state = fit_model(cfg, seed, device, progress)
     net = load_net(cfg, state, device)
-    g = generator(seed, "table")
+    g = STREAMS.generator(seed, "table")
     for u in cfg.resample_counts:
         state[f"samples.U{u}"] = sample_at(cfg, net, grid(cfg), cfg.n_samples, u, g, device)
-    g = generator(seed, "indexing")
+    g = STREAMS.generator(seed, "indexing")
     state["samples.literal"] = sample_at(cfg, net, grid(cfg), cfg.n_samples, cfg.resample, g, device, "t-1")
     x_prior = grid(cfg).expand(cfg.prior_samples, -1, -1).to(device)
-    prior = prior_samples(net, schedule(cfg), x_prior, generator=generator(seed, "prior"))
-    state["prior"] = from_model(prior).cpu()
+    prior = prior_samples(net, schedule(cfg), x_prior, generator=STREAMS.generator(seed, "prior"))
+    state["prior"] = centred_to_unit(prior).cpu()
     return state
 
 

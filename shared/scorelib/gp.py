@@ -12,12 +12,14 @@ process) it is the only regulariser. A factorisation that still fails raises wit
 
 - Kernels (Rasmussen & Williams 2006, ch. 4): :func:`squared_exponential` (eq. 4.9),
   :func:`matern52` (eq. 4.17 with ν = 5/2), :func:`periodic` (MacKay's, eq. 4.31, summed over D).
-- :func:`conditional_gaussian` — the Gaussian conditioning formula (R&W eq. A.6), and
+- :func:`conditional_gaussian` — the Gaussian conditioning formula (R&W eq. A.6);
+  :func:`masked_conditional_gaussian` — the same for the entries of one Gaussian vector picked by a mask;
   :func:`gp_posterior` / :func:`gp_log_likelihood` built on it (R&W eq. 2.22-2.24).
 - :func:`step_mean`, :func:`step_kernel`, :func:`step_gp_posterior` — the GP with the first two moments
   of f(x) = 1[x ≥ a], a ~ U[-L, L] (CLAIMS.md ``ndp_step_function``): the Gaussian baseline that cannot
   represent the two-point-mass posterior.
-- :func:`gaussian_kl` — KL(N₀ ‖ N₁) between full-covariance Gaussians.
+- :func:`kl_mvn` — KL(N₀ ‖ N₁) between full-covariance multivariate normals (not to be confused with
+  :func:`scorelib.likelihood.gaussian_kl`, the elementwise KL of the DDPM bound).
 - :func:`exact_gaussian_eps` — the exact DDPM noise predictor of Gaussian data (an oracle denoiser, to
   test samplers such as RePaint without a network).
 """
@@ -115,6 +117,26 @@ def conditional_gaussian(mean_c: Tensor, mean_t: Tensor, cov_cc: Tensor, cov_ct:
     return mean, 0.5 * (cov + cov.transpose(-1, -2))
 
 
+def masked_conditional_gaussian(mean: Tensor, cov: Tensor, y: Tensor, known: Tensor, noise_variance: float = 0.0,
+                                jitter: float = DEFAULT_JITTER) -> tuple[Tensor, Tensor]:
+    """The law of the unknown entries of f ~ N(mean, cov) given the known ones, observed as ``y`` with noise.
+
+    ``mean [P]``, ``cov [P, P]``, ``y [P]`` (only ``y[known]`` is read), ``known [P]`` bool → ``(mean [U], cov
+    [U, U])`` of f[~known] (U = P - K, in index order): :func:`conditional_gaussian` (R&W eq. A.6) with Σ_cc =
+    cov[known, known] + σ²I, i.e. noisy observations of the known entries and the latent f at the others.
+    """
+    shape = tuple(mean.shape)
+    if known.dtype != torch.bool or len(shape) != 1 or tuple(known.shape) != shape or tuple(y.shape) != shape \
+            or tuple(cov.shape) != shape * 2:
+        raise ConfigError(f"need mean [P], cov [P, P], y [P] and a bool mask known [P]; got {tuple(mean.shape)}, "
+                          f"{tuple(cov.shape)}, {tuple(y.shape)}, {tuple(known.shape)} ({known.dtype})")
+    u = ~known
+    cov_cc = cov[known][:, known]
+    if noise_variance:
+        cov_cc = cov_cc + noise_variance * torch.eye(len(cov_cc), dtype=cov.dtype, device=cov.device)
+    return conditional_gaussian(mean[known], mean[u], cov_cc, cov[known][:, u], cov[u][:, u], y[known], jitter)
+
+
 def gp_posterior(x_context: Tensor, y_context: Tensor, x_target: Tensor, kernel: Kernel | str = "squared_exponential",
                  noise_variance: float = 0.0, include_noise: bool = False, jitter: float = DEFAULT_JITTER,
                  **kernel_args) -> tuple[Tensor, Tensor]:
@@ -199,7 +221,7 @@ def step_gp_posterior(x_context: Tensor, y_context: Tensor, x_target: Tensor, L:
                                 y_context, jitter)
 
 
-def gaussian_kl(mean0: Tensor, cov0: Tensor, mean1: Tensor, cov1: Tensor) -> Tensor:
+def kl_mvn(mean0: Tensor, cov0: Tensor, mean1: Tensor, cov1: Tensor) -> Tensor:
     """KL(N(mean0, cov0) ‖ N(mean1, cov1)) = ½[tr(Σ₁⁻¹Σ₀) + Δᵀ Σ₁⁻¹ Δ - M + log det Σ₁ - log det Σ₀].
 
     ``mean [..., M]``, ``cov [..., M, M]`` → ``[...]`` (nats). No jitter: pass positive-definite matrices.

@@ -6,10 +6,14 @@ inputs, with a noise model that sees the inputs. This module is the glue between
 
 - :func:`prior_samples` — unconditional function draws at given inputs (Ho et al. 2020, Algorithm 2);
 - :func:`train_ndp` — the book's one training loop with :func:`scorelib.losses.ndp_loss`;
+  :func:`fit_ndp` — a chapter's fit: train a network on the device and return its EMA weights and losses
+  as artifact entries;
 - :func:`conditional_samples` — draws at target inputs given context points, by RePaint (Lugmayr et al.
-  2022, Algorithm 1) on the joint vector [context, target] (the paper's conditional sampling, §3.3).
+  2022, Algorithm 1) on the joint vector [context, target] (the paper's conditional sampling, §3.3);
+  :func:`complete_functions` — the same for functions on shared inputs with an observed mask (image completion);
+- :func:`unit_to_centred` / :func:`centred_to_unit` — values in [0, 1] ↔ the model's [-1, 1].
 
-Both may sample with a respaced schedule (fewer steps; ``steps``), calling the network with the original
+The samplers may use a respaced schedule (fewer steps; ``steps``), calling the network with the original
 step indices.
 """
 
@@ -25,9 +29,21 @@ from scorelib.errors import ConfigError
 from scorelib.losses import ndp_loss
 from scorelib.samplers import ddpm_ancestral, repaint
 from scorelib.schedules import DDPMSchedule
-from scorelib.training import TrainConfig, TrainResult, train
+from scorelib.training import TrainConfig, TrainResult, pack_weights, train
 
 EpsFn = Callable[[Tensor, Tensor], Tensor]
+BatchFn = Callable[[int, torch.Generator], FunctionBatch]
+
+
+def unit_to_centred(y: Tensor) -> Tensor:
+    """Values in [0, 1] → [-1, 1] (2y - 1): centred and of unit scale, as DDPM scales images, so the data
+    match the N(0, I) prior."""
+    return 2 * y - 1
+
+
+def centred_to_unit(y: Tensor) -> Tensor:
+    """The inverse of :func:`unit_to_centred`: (y + 1)/2."""
+    return (y + 1) / 2
 
 
 def eps_fn(model: nn.Module, x: Tensor, mask: Tensor | None = None, timesteps: Tensor | None = None) -> EpsFn:
@@ -40,7 +56,7 @@ def eps_fn(model: nn.Module, x: Tensor, mask: Tensor | None = None, timesteps: T
     return fn
 
 
-def train_ndp(model: nn.Module, batches: Callable[[int, torch.Generator], FunctionBatch], schedule: DDPMSchedule,
+def train_ndp(model: nn.Module, batches: BatchFn, schedule: DDPMSchedule,
               config: TrainConfig, generator: torch.Generator, *, progress: bool = True,
               description: str = "NDP, eq. (8)") -> TrainResult:
     """Fit ``model`` with :func:`~scorelib.losses.ndp_loss` on fresh functions ``batches(batch_size, generator)``
@@ -48,6 +64,29 @@ def train_ndp(model: nn.Module, batches: Callable[[int, torch.Generator], Functi
     def loss_fn(net: nn.Module, batch: FunctionBatch, gen: torch.Generator) -> Tensor:
         return ndp_loss(net, batch, schedule, generator=gen)
     return train(model, loss_fn, batches, config, generator, progress=progress, description=description)
+
+
+def _to_device(batch: FunctionBatch, device: torch.device) -> FunctionBatch:
+    return FunctionBatch(batch.x.to(device), batch.y.to(device), batch.mask.to(device),
+                         None if batch.f is None else batch.f.to(device))
+
+
+def fit_ndp(net: nn.Module, batches: BatchFn, schedule: DDPMSchedule, config: TrainConfig,
+            generator: torch.Generator, *, device: torch.device | str = "cpu", key: str = "net",
+            losses_key: str = "losses", progress: bool = True, description: str = "NDP, eq. (8)") -> dict[str, Tensor]:
+    """Train one NDP and pack it as artifact entries: the fit shared by the NDP chapters.
+
+    ``net`` (built under its seed, e.g. by :meth:`scorelib.runtime.SeedStreams.build`) moves to ``device`` and
+    :func:`train_ndp` fits it on ``batches(batch_size, generator)``, each moved to ``device`` (a chapter draws
+    them on the CPU, so they are the same on every machine). Returns the EMA weights under ``"{key}.*"``
+    (:func:`scorelib.training.pack_weights`) and the per-step losses ``[steps]`` under ``losses_key``.
+    """
+    device = torch.device(device)
+    result = train_ndp(net.to(device), lambda n, g: _to_device(batches(n, g), device), schedule, config, generator,
+                       progress=progress, description=description)
+    out = pack_weights(result.best, key)
+    out[losses_key] = torch.tensor(result.losses)
+    return out
 
 
 def _schedule(schedule: DDPMSchedule, steps: int | None) -> tuple[DDPMSchedule, Tensor | None]:
@@ -108,3 +147,33 @@ def conditional_samples(model: nn.Module, schedule: DDPMSchedule, x_context: Ten
                 mask=mask, resample=resample, renoise_beta=renoise_beta)
     out = y[:, C:].reshape(B, n_samples, M)
     return out[0] if unbatched else out
+
+
+def complete_functions(model: nn.Module, schedule: DDPMSchedule, x: Tensor, y: Tensor, observed: Tensor, *,
+                       n_samples: int, generator: torch.Generator, resample: int = 10, steps: int | None = None,
+                       renoise_beta: str = "t") -> Tensor:
+    """Complete partly observed functions on shared inputs (e.g. images on their pixel grid, Dutordoir et al.
+    2022, §5.3): ``x [P, D]``, ``y [n, P]`` (only the observed entries are read) and ``observed [n, P]`` (bool,
+    the same number K of True in every row) → ``[n, n_samples, P]``, the observed values in place and
+    :func:`conditional_samples` (RePaint, contexts = the observed points) at the others.
+
+    Each row is reordered observed-first (a stable sort, so both parts keep their index order), sampled as one
+    batch, and scattered back into the original order.
+    """
+    if x.dim() != 2 or y.dim() != 2 or tuple(observed.shape) != tuple(y.shape) or y.shape[1] != x.shape[0]:
+        raise ConfigError(f"need x [P, D], y [n, P] and observed [n, P]; got {tuple(x.shape)}, {tuple(y.shape)}, "
+                          f"{tuple(observed.shape)}")
+    counts = observed.sum(1)
+    if bool((counts != counts[0]).any()) or not 0 < int(counts[0]) < y.shape[1]:
+        raise ConfigError(f"every row of observed must hold the same number of observed points, between 1 and "
+                          f"{y.shape[1] - 1}; got {counts.tolist()}: complete rows with different counts separately")
+    n, p = y.shape
+    c = int(counts[0])
+    order = torch.argsort((~observed).to(torch.int8), dim=1, stable=True)  # observed points first
+    xs = x[order]  # [n, P, D]
+    ys = y.gather(1, order)
+    samples = conditional_samples(model, schedule, xs[:, :c], ys[:, :c], xs[:, c:], n_samples=n_samples,
+                                  generator=generator, resample=resample, steps=steps, renoise_beta=renoise_beta)
+    full = torch.cat([ys[:, None, :c].expand(n, n_samples, c), samples], -1)
+    out = torch.empty_like(full)
+    return out.scatter_(2, order[:, None, :].expand(n, n_samples, p), full)  # back to the original order
