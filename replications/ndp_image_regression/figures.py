@@ -7,15 +7,7 @@ import torch
 from matplotlib.figure import Figure
 
 from replications.ndp_image_regression.experiment import Config, GPFit, RegressionResult, correlation_maps, images
-from scorelib.plotting import figure
-
-
-def _image(ax, img: torch.Tensor, title: str | None = None) -> None:
-    ax.imshow(np.asarray(img, dtype=float), cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    if title:
-        ax.set_title(title, fontsize="small")
+from scorelib.plotting import figure, show_image
 
 
 def completion_grid(cfg: Config, state: dict[str, torch.Tensor], observed: torch.Tensor, setting: str,
@@ -36,10 +28,10 @@ def completion_grid(cfg: Config, state: dict[str, torch.Tensor], observed: torch
         ax.set_yticks([])
         if r == 0:
             ax.set_title("context", fontsize="small")
-        for j in range(n_show):
-            _image(axes[r, 1 + j], samples[r, j].reshape(h, w), "sample" if r == 0 else None)
-        _image(axes[r, n_show + 1], samples[r].mean(0).reshape(h, w), f"mean of {samples.shape[1]}" if r == 0 else None)
-        _image(axes[r, n_show + 2], test[r], "truth" if r == 0 else None)
+        panels = [(samples[r, j], "sample") for j in range(n_show)]
+        panels += [(samples[r].mean(0), f"mean of {samples.shape[1]}"), (test[r], "truth")]
+        for ax, (img, title) in zip(axes[r, 1:], panels):
+            show_image(ax, img.reshape(h, w), vmin=0.0, vmax=1.0, title=title if r == 0 else None, fontsize="small")
     fig.suptitle(f"context: {setting} of the pixels (blue: unobserved)", fontsize="small")
     return fig
 
@@ -82,5 +74,5 @@ def prior_draws(state: dict[str, torch.Tensor], cfg: Config, n: int = 8) -> Figu
     h, w = images(cfg, "test").shape[-2:]
     fig, axes = figure(ncols=n, height=1.3, width=1.3 * n)
     for ax, y in zip(axes[0], state["prior"][:n]):
-        _image(ax, y.reshape(h, w))
+        show_image(ax, y.reshape(h, w), vmin=0.0, vmax=1.0)
     return fig
