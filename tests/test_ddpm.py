@@ -10,6 +10,9 @@ import pytest
 import torch
 
 from replications.ddpm import experiment as ex
+from scorelib.distributions import NoisedMixture
+from scorelib.errors import ConfigError
+from scorelib.metrics import mmd2, mode_weight_error
 from scorelib.samplers import ddpm_ancestral
 
 TINY = dataclasses.replace(ex.QUICK, kernel_samples=20_000, exact_samples=20_000, mixture_samples=4000)
@@ -58,22 +61,27 @@ def test_mixture_eps_is_minus_scaled_score_and_modes_are_counted():
     cfg = TINY
     sched, mix = ex.schedule(cfg), ex.mixture(cfg)
     x = mix.sample(500, torch.Generator().manual_seed(0))[0]
-    eps = ex.mixture_eps(sched, mix)(x, torch.tensor(1))
+    eps = NoisedMixture(mix, sched.as_vpsde()).eps(x, torch.tensor(1))
     p1 = mix.perturb(math.sqrt(float(sched.alpha_bars[0])), math.sqrt(1 - float(sched.alpha_bars[0])))
     assert torch.allclose(eps, -math.sqrt(1 - float(sched.alpha_bars[0])) * p1.score(x))
     data, _ = mix.sample(20_000, torch.Generator().manual_seed(1))
-    assert float((ex.mode_weights(mix, data) - mix.weights).abs().max()) < 0.02
+    assert mode_weight_error(mix, data)[1] < 0.02
     collapsed = mix.means[0].expand(1000, 2) + 0.1 * torch.randn(1000, 2, dtype=ex.DTYPE)
-    assert not _verdict("toy_eps_simple_weights", float((ex.mode_weights(mix, collapsed) - mix.weights).abs().max()))
+    assert not _verdict("toy_eps_simple_weights", mode_weight_error(mix, collapsed)[1])
 
 
 def test_mmd2_biased_floor_and_power():
     g = torch.Generator().manual_seed(0)
     mix = ex.mixture(TINY)
     a, b = mix.sample(1000, g)[0], mix.sample(1000, g)[0]
-    floor = ex.mmd2_biased(a, b)
+    floor = float(mmd2(a, b, biased=True))
     assert floor > 0
-    assert ex.mmd2_biased(a, b + torch.tensor([0.5, 0.0], dtype=ex.DTYPE)) > 10 * floor
+    assert float(mmd2(a, b + torch.tensor([0.5, 0.0], dtype=ex.DTYPE), biased=True)) > 10 * floor
+
+
+def test_unknown_reverse_kernel_is_a_config_error():
+    with pytest.raises(ConfigError, match="choose one of slide, corrected, exact"):
+        ex.reverse_chain(ex.schedule(TINY), 0.5, "talk", 10, torch.Generator())
 
 
 @pytest.mark.slow

@@ -240,3 +240,73 @@ def test_weights_are_normalised():
     covs = torch.eye(2, dtype=DT).expand(2, 2, 2)
     gm = GaussianMixture(torch.tensor([1.0, 3.0], dtype=DT), torch.zeros(2, 2, dtype=DT), covs)
     torch.testing.assert_close(gm.weights, torch.tensor([0.25, 0.75], dtype=DT), atol=0, rtol=0)
+
+
+# --- mode weights and the noised-mixture oracle ---------------------------------------------------
+
+
+def test_isotropic_converts_python_sequences_to_the_given_dtype():
+    mix = GaussianMixture.isotropic((0.5, 0.5), ((0.0, 0.0), (1.0, 2.0)), (0.3, 0.4), dtype=DT)
+    assert mix.means.dtype == mix.weights.dtype == mix.covs.dtype == DT
+    assert float(mix.covs[1, 0, 0]) == 0.4**2
+
+
+def test_mode_weights_by_hand():
+    mix = GaussianMixture.isotropic(torch.tensor([0.2, 0.3, 0.5], dtype=DT),
+                                    torch.tensor([[-5.0, 0.0], [5.0, 0.0], [0.0, 5.0]], dtype=DT), 0.5)
+    x = torch.tensor([[-5.1, 0.2], [-4.0, -1.0], [-6.0, 0.0], [4.9, 0.1]], dtype=torch.float32)  # 3 at -5, 1 at +5
+    w = mix.mode_weights(x)
+    assert w.dtype == DT and w.tolist() == [0.75, 0.25, 0.0]
+
+
+def _sdes():
+    from scorelib.schedules import DDPMSchedule
+    from scorelib.sde import VESDE, VPSDE, SubVPSDE
+
+    return [(VPSDE(0.1, 20.0), 0.37), (VESDE(0.01, 10.0), 0.37), (SubVPSDE(0.1, 20.0), 0.37),
+            (DDPMSchedule.linear(1000).as_vpsde(), torch.tensor(123))]
+
+
+@pytest.mark.parametrize("mix", [iso_mixture(d=2), full_mixture(d=2)], ids=["isotropic", "full"])
+@pytest.mark.parametrize("case", range(4))
+def test_noised_mixture_score_is_the_gradient_of_log_p_t(mix, case):
+    """score = ∇ log p_t by autograd of the perturbed mixture's log-density, p_t = Σ w_k N(mμ_k, m²Σ_k + s²I);
+    ε* = -s(t)·score. Float64 throughout: agreement to round-off."""
+    from scorelib.distributions import NoisedMixture
+
+    process, t = _sdes()[case]
+    oracle = NoisedMixture(mix, process)
+    m, s = process.marginal(t)
+    x = (3.0 * torch.randn(40, 2, generator=_gen(5), dtype=DT)).requires_grad_(True)
+    (grad,) = torch.autograd.grad(mix.perturb(m, s).log_prob(x).sum(), x)
+    x = x.detach()
+    torch.testing.assert_close(oracle.score(x, t), grad, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(oracle.eps(x, t), -float(s) * grad, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(oracle.at(t).log_prob(x), mix.perturb(m, s).log_prob(x), rtol=0, atol=0)
+
+
+def test_noised_mixture_eps_of_one_gaussian_is_the_ddpm_closed_form():
+    """x_0 ~ N(0, σ²I) under DDPM: ε*(x_t, t) = √(1-ᾱ_t) x_t/(ᾱ_t σ² + 1 - ᾱ_t) (Gaussian conditioning);
+    the oracle computes in x's dtype (float32 here)."""
+    from scorelib.distributions import NoisedMixture
+    from scorelib.schedules import DDPMSchedule
+
+    sched, sigma = DDPMSchedule.linear(1000), 0.7
+    oracle = NoisedMixture(GaussianMixture.isotropic(torch.ones(1, dtype=DT), torch.zeros(1, 3, dtype=DT), sigma),
+                           sched.as_vpsde())
+    x = torch.randn(100, 3, generator=_gen(0))
+    for t in (1, 10, 500, 1000):
+        ab = float(sched.alpha_bars[t - 1])
+        eps = oracle.eps(x, torch.tensor(t))
+        assert eps.dtype == torch.float32
+        torch.testing.assert_close(eps, math.sqrt(1 - ab) * x / (ab * sigma**2 + 1 - ab), rtol=1e-5, atol=1e-6)
+
+
+def test_noised_mixture_takes_a_marginal_function():
+    """NCSN's levels as a process: m = 1, s = σ (q_σ = p ∗ N(0, σ²I))."""
+    from scorelib.distributions import NoisedMixture
+
+    mix = iso_mixture(d=2)
+    x = torch.randn(10, 2, generator=_gen(1), dtype=DT)
+    oracle = NoisedMixture(mix, lambda sigma: (1.0, sigma))
+    torch.testing.assert_close(oracle.score(x, 0.5), mix.perturb(1.0, 0.5).score(x), rtol=1e-10, atol=1e-12)

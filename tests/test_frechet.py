@@ -6,6 +6,7 @@ import torch
 
 from scorelib import metrics
 from scorelib.datasets import digits
+from scorelib.digits_classifier import digits_classifier, digits_features, digits_test_accuracy
 
 DT = torch.float64
 
@@ -26,11 +27,20 @@ def test_frechet_distance_closed_forms():
 
 
 def test_digits_classifier_is_accurate_and_the_metric_separates_noise_from_digits():
-    model = metrics.digits_classifier(verbose=False)
-    assert metrics.digits_test_accuracy(model) >= 0.95
+    model = digits_classifier(verbose=False)
+    assert digits_test_accuracy(model) >= 0.95
     train_x, _ = digits("train")
     test_x, _ = digits("test")
     noise = 2 * torch.rand(359, 1, 8, 8, generator=torch.Generator().manual_seed(0)) - 1
     real = metrics.digits_frechet_distance(train_x[:359], test_x, model)
     assert real < 0.1 * metrics.digits_frechet_distance(noise, test_x, model)
-    assert metrics.digits_features(model, test_x).shape == (359, 64)
+    assert digits_features(model, test_x).shape == (359, 64)
+
+
+def test_digits_fd_references_are_ordered_and_reproducible():
+    """Real training digits sit at the floor, a pixel-space Gaussian fit far above it; same generator seed,
+    same numbers."""
+    model = digits_classifier(verbose=False)
+    fd_data, fd_gaussian = metrics.digits_fd_references(200, torch.Generator().manual_seed(0), model)
+    assert 0 < fd_data < 0.5 * fd_gaussian
+    assert metrics.digits_fd_references(200, torch.Generator().manual_seed(0), model) == (fd_data, fd_gaussian)

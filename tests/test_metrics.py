@@ -7,7 +7,9 @@ import math
 import pytest
 import torch
 
-from scorelib.metrics import amari_index, loglog_slope, mmd2, relative_error
+from scorelib.errors import ConfigError
+from scorelib.metrics import (amari_index, loglog_slope, mmd2, mmd2_to_mixture, mode_weight_error, rbf_kernel_mean,
+                              relative_error)
 
 DT = torch.float64
 
@@ -142,6 +144,66 @@ def test_mmd2_is_symmetric():
     g = _gen(9)
     x, y = torch.randn(50, 3, generator=g, dtype=DT), torch.randn(60, 3, generator=g, dtype=DT) + 0.5
     torch.testing.assert_close(mmd2(x, y), mmd2(y, x), atol=1e-14, rtol=0)
+
+
+def test_biased_mmd2_by_hand_and_its_relation_to_the_unbiased_one():
+    """V-statistic (Gretton et al. 2012, eq. 5) on the two-point example: the diagonal k(x, x) = 1 enters.
+    And for any sample, MMD²_b - MMD²_u = (1/n)(H - Ū_xx) + (1/m)(H - Ū_yy), H = number of bandwidths."""
+    x = torch.tensor([[0.0, 0.0], [3.0, 4.0]], dtype=DT)
+    y = torch.tensor([[0.0, 0.0], [0.0, 1.0]], dtype=DT)
+    e = math.exp
+    expected = (2 + 2 * e(-12.5)) / 4 + (2 + 2 * e(-0.5)) / 4 - 2 * (1 + e(-0.5) + e(-12.5) + e(-9.0)) / 4
+    assert float(mmd2(x, y, (1.0,), biased=True)) == pytest.approx(expected, abs=1e-15)
+    g = _gen(10)
+    x, y = torch.randn(40, 2, generator=g, dtype=DT), torch.randn(30, 2, generator=g, dtype=DT)
+    h = len(BANDWIDTHS)
+    mean_off = lambda a: (rbf_kernel_mean(a, a) * len(a) ** 2 - h * len(a)) / (len(a) * (len(a) - 1))  # noqa: E731
+    gap = (h - mean_off(x)) / len(x) + (h - mean_off(y)) / len(y)
+    assert float(mmd2(x, y, biased=True)) - float(mmd2(x, y)) == pytest.approx(gap, abs=1e-13)
+    assert float(mmd2(x, y, biased=True)) >= 0
+
+
+def test_biased_mmd2_reuses_a_precomputed_kyy_and_rejects_it_unbiased():
+    g = _gen(11)
+    x, y = torch.randn(50, 2, generator=g), torch.randn(70, 2, generator=g)
+    assert float(mmd2(x, y, biased=True, kyy=rbf_kernel_mean(y, y))) == float(mmd2(x, y, biased=True))
+    with pytest.raises(ConfigError, match="biased=True"):
+        mmd2(x, y, kyy=1.0)
+
+
+@pytest.mark.parametrize("dtype,tol", [(torch.float32, 1e-6), (torch.float64, 1e-13)])
+def test_rbf_kernel_mean_blocks_and_the_halving_ladder_agree_with_the_definition(dtype, tol):
+    g = _gen(12)
+    a, b = torch.randn(130, 2, generator=g, dtype=dtype), torch.randn(90, 2, generator=g, dtype=dtype)
+    ladder = (2.0, 1.0, 0.5, 0.25)  # each kernel the previous one to the 4th power
+    d2 = torch.cdist(a.double(), b.double()) ** 2
+    truth = sum(float(torch.exp(-d2 / (2 * h * h)).mean()) for h in ladder)
+    assert rbf_kernel_mean(a, b, ladder) == pytest.approx(truth, rel=tol)
+    assert rbf_kernel_mean(a, b, ladder, block_rows=50) == pytest.approx(truth, rel=tol)
+
+
+def test_mmd2_to_mixture_has_its_floor_in_expectation_and_detects_a_wrong_law():
+    """For exact samples E[MMD²_b] = (1/n)(E k(x,x) - E k(x,x')), the returned floor: the mean over 40 draws
+    lies within 4 of its standard errors; a sample with the weights swapped is far above it."""
+    from scorelib.distributions import GaussianMixture
+
+    mix = GaussianMixture.isotropic((0.7, 0.3), ((-1.0, 0.0), (1.5, 0.5)), (0.4, 0.6), dtype=DT)
+    g = _gen(13)
+    values, floors = zip(*(mmd2_to_mixture(mix.sample(200, g)[0], mix) for _ in range(40)))
+    values = torch.tensor(values, dtype=DT)
+    assert len(set(floors)) == 1
+    assert abs(float(values.mean()) - floors[0]) <= 4 * float(values.std()) / math.sqrt(40)
+    swapped = GaussianMixture(mix.weights.flip(0), mix.means, mix.covs)
+    assert mmd2_to_mixture(swapped.sample(200, g)[0], mix)[0] > 10 * floors[0]
+
+
+def test_mode_weight_error_by_hand():
+    from scorelib.distributions import GaussianMixture
+
+    mix = GaussianMixture.isotropic((0.5, 0.5), ((-4.0, 0.0), (4.0, 0.0)), 0.5, dtype=DT)
+    x = torch.tensor([[-4.0, 0.0], [-3.5, 0.5], [-4.2, 0.0], [4.1, 0.0]], dtype=DT)
+    weights, error = mode_weight_error(mix, x)
+    assert weights.tolist() == [0.75, 0.25] and error == 0.25
 
 
 # --- rates and relative errors -------------------------------------------------------------------

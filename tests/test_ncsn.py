@@ -10,8 +10,9 @@ import torch
 
 from replications.ncsn import experiment as ex
 from scorelib import losses
+from scorelib.errors import ConfigError
 from scorelib.samplers import langevin
-from scorelib.training import TrainConfig
+from scorelib.training import TrainConfig, pack_weights
 
 CPU = torch.device("cpu")
 CFG = ex.QUICK
@@ -97,8 +98,7 @@ def test_the_two_conventions_are_told_apart():
 
 
 def test_score_claims_fail_for_an_untrained_network():
-    net = ex.build(lambda: ex.ssm_net(CFG), 0, "ssm", CPU)
-    state = {f"ssm.{k}": v for k, v in net.state_dict().items()}
+    state = pack_weights(ex.STREAMS.build(lambda: ex.ssm_net(CFG), 0, "ssm"), "ssm")
     field = ex.ssm_check(CFG, state, 0)
     assert not _verdict("ssm_fisher_divergence", field.fisher)
 
@@ -140,6 +140,11 @@ def test_digits_claims_fail_for_noise_samples():
     real, _ = ex.digits("test")
     result = ex.digits_check(CFG, {"digits.samples": real[:CFG.digits_samples]}, 0)
     assert _verdict("digits_fd_vs_data", result.ratio_data, "full"), result.ratio_data
+
+
+def test_unknown_convention_is_a_config_error():
+    with pytest.raises(ConfigError, match="choose one of component, perturbed"):
+        ex.level_density(CFG, 1.0, "official")
 
 
 def test_every_claim_is_measured():

@@ -88,3 +88,52 @@ def test_ancestral_detects_a_wrong_noise_scale():
     g = torch.Generator().manual_seed(1)
     x = ddpm_ancestral(_gaussian_eps(s, 1.0), torch.randn(20_000, 1, generator=g), generator=g, schedule=wrong)
     assert abs(float(x.std()) - 1.0) > 0.05
+
+
+# --- the chain as a VP SDE (as_vpsde) ---------------------------------------------------------------
+
+
+def test_as_vpsde_marginals_are_the_schedules_at_every_step():
+    s = DDPMSchedule.linear(1000)
+    sde = s.as_vpsde()
+    m, std = sde.marginal(torch.arange(1, 1001))
+    assert torch.equal(m, s.alpha_bars.sqrt()) and torch.equal(std, (1 - s.alpha_bars).sqrt())  # bitwise
+    m0, s0 = sde.marginal(0)
+    assert float(m0) == 1.0 and float(s0) == 0.0
+    assert float((m**2 + std**2 - 1).abs().max()) < 1e-15
+    # the one-step transition is the forward step q(x_t | x_{t-1}) = N(√α_t x, β_t I)
+    for t in (1, 2, 500, 1000):
+        a, var = sde.transition(torch.tensor(float(t), dtype=torch.float64),
+                                torch.tensor(float(t - 1), dtype=torch.float64))
+        assert abs(float(a) - math.sqrt(float(s.alphas[t - 1]))) < 1e-12
+        assert abs(float(var) - float(s.betas[t - 1])) < 1e-12
+
+
+def test_as_vpsde_is_a_continuous_vp_sde():
+    """Between steps log ᾱ is linear: continuous marginals, dB/dt = β(t), m² + s² = 1, and g² = β."""
+    sde = DDPMSchedule.cosine(100).as_vpsde()
+    t = torch.tensor([0.25, 17.5, 63.999], dtype=torch.float64)
+    m, s = sde.marginal(t)
+    torch.testing.assert_close(m**2 + s**2, torch.ones_like(t), rtol=0, atol=1e-14)
+    h = 1e-6
+    torch.testing.assert_close((sde.integrated_beta(t + h) - sde.integrated_beta(t - h)) / (2 * h), sde.beta(t),
+                               rtol=1e-6, atol=0)
+    torch.testing.assert_close(sde.diffusion(t) ** 2, sde.beta(t), rtol=1e-14, atol=0)
+    for k in (1, 50, 99):
+        exact = sde.marginal(torch.tensor(k))
+        for side in (sde.marginal(torch.tensor(k - 1e-9, dtype=torch.float64)),
+                     sde.marginal(torch.tensor(k + 1e-9, dtype=torch.float64))):
+            assert abs(float(side[0] - exact[0])) < 1e-8 and abs(float(side[1] - exact[1])) < 1e-6
+    with pytest.raises(ConfigError):
+        sde.marginal(100.5)
+
+
+def test_as_vpsde_of_the_linear_schedule_is_close_to_the_continuous_vp_sde():
+    """Song et al. (2021), §3.4: DDPM's β_i = β(i/N)/N with β(t) from 0.1 to 20 (N = 1000): the marginal
+    std agrees with VPSDE(0.1, 20) at t = i/N to O(β) (one step of the discretisation)."""
+    from scorelib.sde import VPSDE
+
+    steps = torch.arange(0, 1001, dtype=torch.float64)
+    _, s_discrete = DDPMSchedule.linear(1000, 1e-4, 0.02).as_vpsde().marginal(steps)
+    _, s_continuous = VPSDE(0.1, 20.0).marginal(steps / 1000)
+    assert float((s_discrete - s_continuous).abs().max()) < 5e-3

@@ -14,7 +14,7 @@ from torch import nn
 from scorelib import losses
 from scorelib.errors import ConfigError, NonFiniteLossError
 from scorelib.nets import MLP
-from scorelib.training import TrainConfig, minimise_lbfgs, train, training_loop
+from scorelib.training import TrainConfig, minimise_lbfgs, pack_weights, train, training_loop, unpack_weights
 
 DT = torch.float64
 TARGET = 3.0
@@ -198,3 +198,13 @@ def test_same_seed_gives_bitwise_identical_losses_on_cpu():
     first, second = _dsm_run(0, init), _dsm_run(0, init)
     assert first == second  # float equality of every step: bitwise
     assert _dsm_run(1, init) != first  # and the seed does drive the data and the noise
+
+
+def test_unpack_weights_skips_named_entries_beside_the_weights_and_is_strict_otherwise():
+    net = nn.Linear(3, 2)
+    state = pack_weights(net, "toy.net") | {"toy.net.losses": torch.zeros(5), "toy.other.weight": torch.zeros(1)}
+    assert set(state) == {"toy.net.weight", "toy.net.bias", "toy.net.losses", "toy.other.weight"}
+    loaded = unpack_weights(nn.Linear(3, 2), state, "toy.net", skip=("losses",))
+    assert not loaded.training and torch.equal(loaded.weight, net.weight) and torch.equal(loaded.bias, net.bias)
+    with pytest.raises(RuntimeError, match="losses"):
+        unpack_weights(nn.Linear(3, 2), state, "toy.net")

@@ -17,7 +17,6 @@ no network) are recomputed from scratch in every run.
 
 from __future__ import annotations
 
-import functools
 import math
 import statistics
 from dataclasses import dataclass, field
@@ -25,17 +24,20 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from scorelib import losses, metrics
+from scorelib import losses
 from scorelib.claims import Claim, ClaimTable
 from scorelib.datasets import digits
-from scorelib.distributions import GaussianMixture
+from scorelib.digits_classifier import digits_classifier
+from scorelib.distributions import GaussianMixture, NoisedMixture
+from scorelib.errors import ConfigError
 from scorelib.likelihood import ddpm_vlb
+from scorelib.metrics import digits_fd_references, digits_frechet_distance, mmd2, mode_weight_error, rbf_kernel_mean
 from scorelib.nets import MLP, UNet
 from scorelib.parameterization import as_eps_model, posterior_mean
-from scorelib.runtime import make_generator, num_threads
+from scorelib.runtime import SeedStreams, num_threads
 from scorelib.samplers import ddpm_ancestral
 from scorelib.schedules import DDPMSchedule
-from scorelib.training import TrainConfig, train
+from scorelib.training import TrainConfig, pack_weights, train
 
 CHAPTER = "ddpm"
 DTYPE = torch.float64  # analytic references and metrics
@@ -116,24 +118,13 @@ FULL = Config(
 )
 PROFILES: dict[str, Config] = {"quick": QUICK, "full": FULL}
 
-# Sub-experiments draw from their own generators, so changing one never shifts another's data.
-_PARTS = {"kernel": 1, "exact": 2, "mixture": 3, "toy_train": 4, "toy_sample": 5, "toy_test": 6, "toy_init": 7,
-          "digits": 8, "digits_sample": 9, "digits_vlb": 10, "digits_baseline": 11, "digits_init": 12, "demo": 13}
-
-
-def generator(seed: int, part: str, offset: int = 0) -> torch.Generator:
-    """The CPU generator of one sub-experiment (data are drawn on the CPU, then moved once)."""
-    return make_generator(1000 * seed + 100 * offset + _PARTS[part], "cpu")
-
-
-def single_threaded(fn):
-    """Run ``fn`` on one CPU thread: small networks and elementwise chains are per-operation overhead,
-    which a second thread on a busy 2-core machine only adds to."""
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        with num_threads(1):
-            return fn(*args, **kwargs)
-    return wrapper
+# Sub-experiments draw from their own generators, so changing one never shifts another's data. Small
+# networks and elementwise chains run on one thread (``num_threads(1)``): per-operation overhead dominates
+# them, and a second thread on a busy 2-core machine only adds to it.
+STREAMS = SeedStreams({"kernel": 1, "exact": 2, "mixture": 3, "toy_train": 4, "toy_sample": 5, "toy_test": 6,
+                       "toy_init": 7, "digits": 8, "digits_sample": 9, "digits_vlb": 10, "digits_baseline": 11,
+                       "digits_init": 12, "demo": 13})
+generator = STREAMS.generator
 
 
 def schedule(cfg: Config) -> DDPMSchedule:
@@ -148,24 +139,17 @@ def digits_schedule(cfg: Config) -> DDPMSchedule:
 
 def mixture(cfg: Config) -> GaussianMixture:
     """The 2-D toy: weights (0.5, 0.3, 0.2), means (-2,0), (2,1), (0,-2.5), stds 0.3, 0.5, 0.2."""
-    return GaussianMixture.isotropic(torch.tensor(cfg.mix_weights, dtype=DTYPE), torch.tensor(cfg.mix_means, dtype=DTYPE),
-                                     torch.tensor(cfg.mix_stds, dtype=DTYPE))
+    return GaussianMixture.isotropic(cfg.mix_weights, cfg.mix_means, cfg.mix_stds, dtype=DTYPE)
 
 
 DIVERGED = 100.0  # |x| beyond which a toy sample counts as a diverged chain (the data lie within |x| < 5)
-
-
-def mode_weights(mix: GaussianMixture, x: Tensor) -> Tensor:
-    """Fraction of samples ``x [n, 2]`` assigned to each component (largest responsibility) ``[K]``."""
-    k = mix.responsibilities(x.to(mix.means.dtype)).argmax(-1)
-    return torch.bincount(k, minlength=mix.n_components).to(DTYPE) / len(k)
 
 
 # --------------------------------------------------------------------------------------------
 # Claim 1: the reverse kernel of the slide, the corrected kernel, and the exact posterior
 # --------------------------------------------------------------------------------------------
 
-KERNELS: tuple[str, ...] = ("slide", "corrected", "exact")
+REVERSE_KERNELS: tuple[str, ...] = ("slide", "corrected", "exact")
 
 
 def gaussian_marginal_var(sched: DDPMSchedule, s: float) -> Tensor:
@@ -183,8 +167,8 @@ def reverse_chain(sched: DDPMSchedule, s: float, kernel: str, n: int, g: torch.G
     - ``"exact"``: x̂_0 ~ p(x_0|x_t) (Gaussian, exact), then x ~ q(x_{t-1}|x_t, x̂_0) (Ho et al. eq. 6-7),
       which is exact ancestral sampling of p(x_{t-1}|x_t) = ∫q(x_{t-1}|x_t,x_0)p(x_0|x_t)dx_0.
     """
-    if kernel not in KERNELS:
-        raise ValueError(f"unknown kernel {kernel!r}; choose one of {KERNELS}")
+    if kernel not in REVERSE_KERNELS:
+        raise ConfigError(f"unknown reverse kernel {kernel!r}; choose one of {', '.join(REVERSE_KERNELS)}")
     v = gaussian_marginal_var(sched, s)
     x = v[-1].sqrt() * torch.randn(n, generator=g, dtype=CHAIN_DTYPE)
     for t in range(sched.T, 0, -1):
@@ -214,12 +198,12 @@ def kernel_variance_recursion(sched: DDPMSchedule, s: float, kernel: str) -> flo
     return math.sqrt(var) / s
 
 
-@single_threaded
+@num_threads(1)
 def kernel_check(cfg: Config, seed: int) -> dict[str, float]:
     """Output std/s of each reverse kernel ({kernel: ratio}), from ``kernel_samples`` chains."""
     sched = schedule(cfg)
     out = {}
-    for i, kernel in enumerate(KERNELS):
+    for i, kernel in enumerate(REVERSE_KERNELS):
         x = reverse_chain(sched, cfg.kernel_s, kernel, cfg.kernel_samples, generator(seed, "kernel", i))
         out[kernel] = float(x.double().std()) / cfg.kernel_s
     return out
@@ -249,16 +233,6 @@ def gaussian_eps(sched: DDPMSchedule, s: float):
     return eps
 
 
-def mixture_eps(sched: DDPMSchedule, mix: GaussianMixture):
-    """ε*(x_t, t) = -√(1-ᾱ_t)·∇log p_t(x_t), p_t = ``mix.perturb(√ᾱ_t, √(1-ᾱ_t))`` (closed form)."""
-    perturbed = [mix.perturb(math.sqrt(float(ab)), math.sqrt(1 - float(ab))) for ab in sched.alpha_bars]
-
-    def eps(x: Tensor, t: Tensor) -> Tensor:
-        k = int(t)
-        return -math.sqrt(1 - float(sched.alpha_bars[k - 1])) * perturbed[k - 1].score(x)
-    return eps
-
-
 def exact_ancestral_variance(sched: DDPMSchedule, s: float, variance: str) -> float:
     """[calc] Output std of Algorithm 2 with ε* for N(0, s²), by the exact variance recursion."""
     sigma2 = sched.sigma2(variance)
@@ -270,7 +244,7 @@ def exact_ancestral_variance(sched: DDPMSchedule, s: float, variance: str) -> fl
     return math.sqrt(var)
 
 
-@single_threaded
+@num_threads(1)
 def exact_sampler_check(cfg: Config, seed: int) -> dict[str, float]:
     """Algorithm 2 with ε*: output std for N(0, s²) with σ_t² = β_t and β̃_t, and the mixture's mode
     weights (max |ŵ_k - w_k|, and the weights themselves)."""
@@ -282,13 +256,13 @@ def exact_sampler_check(cfg: Config, seed: int) -> dict[str, float]:
                            generator=g, schedule=sched, variance=variance)
         out[f"std_{variance}"] = float(x.double().std())
         out[f"std_{variance}_calc"] = exact_ancestral_variance(sched, cfg.exact_s, variance)
-    mix = mixture(cfg).to(dtype=CHAIN_DTYPE)
+    mix = mixture(cfg)
     g = generator(seed, "mixture")
-    x = ddpm_ancestral(mixture_eps(sched, mix), torch.randn(cfg.mixture_samples, 2, generator=g, dtype=CHAIN_DTYPE),
-                       generator=g, schedule=sched)
-    w = mode_weights(mix, x)
+    # ε*(x_t, t) = -√(1-ᾱ_t)·∇log p_t(x_t), p_t the mixture noised to step t (closed form; float32 like x)
+    x = ddpm_ancestral(NoisedMixture(mix, sched.as_vpsde()).eps,
+                       torch.randn(cfg.mixture_samples, 2, generator=g, dtype=CHAIN_DTYPE), generator=g, schedule=sched)
+    w, out["mixture_weight_error"] = mode_weight_error(mix, x)
     out["mixture_weights"] = w.tolist()
-    out["mixture_weight_error"] = float((w - mixture(cfg).weights).abs().max())
     return out
 
 
@@ -297,28 +271,12 @@ def exact_sampler_check(cfg: Config, seed: int) -> dict[str, float]:
 # --------------------------------------------------------------------------------------------
 
 
-def build(make, seed: int, part: str, offset: int = 0):
-    """A network initialised from its own seed (independent of the global RNG's history)."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(1000 * seed + 100 * offset + _PARTS[part])
-        return make()
-
-
 def toy_net(cfg: Config) -> MLP:
     """MLP 2 → 128 → 128 → 128 → 2, SiLU, sinusoidal embedding of t ∈ {1..T} (Ho et al. 2020, App. B)."""
     return MLP(2, 2, hidden=cfg.toy_hidden, activation="silu", time_embedding=cfg.toy_embedding)
 
 
-def _state(prefix: str, net: torch.nn.Module) -> dict[str, Tensor]:
-    return {f"{prefix}.{k}": v.detach().cpu() for k, v in net.state_dict().items()}
-
-
-def load_net(net: torch.nn.Module, state: dict[str, Tensor], prefix: str) -> torch.nn.Module:
-    net.load_state_dict({k[len(prefix) + 1:]: v for k, v in state.items() if k.startswith(prefix + ".")})
-    return net.eval()
-
-
-@single_threaded
+@num_threads(1)
 def fit_toy(cfg: Config, seed: int, device: torch.device, progress: bool = True) -> dict[str, Tensor]:
     """Train every (variant, seed) on fresh mixture samples; draw ``toy_samples`` with Algorithm 2."""
     sched = schedule(cfg)
@@ -328,7 +286,7 @@ def fit_toy(cfg: Config, seed: int, device: torch.device, progress: bool = True)
         prediction, weighting, _ = VARIANTS[variant]
         for r in range(cfg.toy_seeds):
             run_seed = seed + r
-            net = build(lambda: toy_net(cfg), run_seed, "toy_init", v).to(device)
+            net = STREAMS.build(lambda: toy_net(cfg), run_seed, "toy_init", v).to(device)
 
             def batch(n: int, gen: torch.Generator) -> Tensor:
                 return mix.sample(n, gen)[0].to(device)
@@ -342,34 +300,17 @@ def fit_toy(cfg: Config, seed: int, device: torch.device, progress: bool = True)
             x_T = torch.randn(cfg.toy_samples, 2, generator=g).to(device)
             samples = ddpm_ancestral(as_eps_model(result.best, prediction, sched), x_T, generator=g, schedule=sched)
             key = f"toy.{variant}.{r}"
-            out |= _state(f"{key}.net", result.best)
+            out |= pack_weights(result.best, f"{key}.net")
             out[f"{key}.samples"] = samples.cpu()
             out[f"{key}.losses"] = torch.tensor(result.losses)
     return out
 
 
-MMD_BANDWIDTHS: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0)  # the default kernel of scorelib.metrics.mmd2
-#: MMD² is computed on the first 2,000 samples of each set (a 4,000² Gram matrix costs ~1.5 s on this CPU,
-#: and an evaluation run needs 27 of them); the floor it is compared with is taken at the same size.
+#: MMD²_b (:func:`scorelib.metrics.mmd2`, biased, its default kernel) is computed on the first 2,000 samples of
+#: each set (a 4,000² Gram matrix costs ~1.5 s on this CPU, and an evaluation run needs 27 of them); the floor it
+#: is compared with is taken at the same size.
 MMD_SAMPLES = 2000
 MMD_REFERENCE_PAIRS = 4
-
-
-def mean_rbf(a: Tensor, b: Tensor, bandwidths: tuple[float, ...] = MMD_BANDWIDTHS) -> float:
-    """(1/nm) Σ_ij k(a_i, b_j) for the sum of RBF kernels of :func:`scorelib.metrics.mmd2`."""
-    d2 = torch.cdist(a, b).pow_(2)
-    return float(sum(torch.exp(d2 * (-0.5 / h**2)).mean() for h in bandwidths))
-
-
-def mmd2_biased(x: Tensor, y: Tensor, bandwidths: tuple[float, ...] = MMD_BANDWIDTHS, *,
-                kyy: float | None = None) -> float:
-    """The V-statistic MMD²_b (Gretton et al. 2012, eq. 5) with the kernel of
-    :func:`scorelib.metrics.mmd2` (which is the unbiased eq. 3). Always ≥ 0; for two samples of one
-    law its mean is the finite-sample floor (1/n + 1/m)·E[k(x,x) - k(x,x')], so "10× the two-sample
-    reference" compares with that floor (the unbiased statistic has mean 0 there: 10× zero is no
-    reference). ``kyy``: the precomputed mean kernel of ``y`` (reused across samplers)."""
-    kyy = mean_rbf(y, y, bandwidths) if kyy is None else kyy
-    return mean_rbf(x, x, bandwidths) + kyy - 2 * mean_rbf(x, y, bandwidths)
 
 
 @dataclass
@@ -395,17 +336,19 @@ class ToyResult:
         return self.median(self.mmd, "eps/simple") / self.median(self.mmd, "mean/simple")
 
 
-@single_threaded
+@num_threads(1)
 def toy_check(cfg: Config, state: dict[str, Tensor], seed: int) -> ToyResult:
     mix = mixture(cfg)
     g = generator(seed, "toy_test")
     data_logp = float(mix.log_prob(mix.sample(cfg.toy_entropy_samples, g)[0]).mean())
     n_mmd = min(MMD_SAMPLES, cfg.toy_samples)
     # the floor fluctuates by a factor ~2 between draws (a degenerate statistic): average 4 pairs
-    reference = statistics.fmean(mmd2_biased(mix.sample(n_mmd, g)[0].float(), mix.sample(n_mmd, g)[0].float())
-                                 for _ in range(MMD_REFERENCE_PAIRS))
+    # MMD²_b (the biased V-statistic: always ≥ 0, its mean for two samples of one law is the finite-sample
+    # floor, so "10× the two-sample reference" is a criterion; the unbiased statistic's mean there is 0)
+    reference = statistics.fmean(float(mmd2(mix.sample(n_mmd, g)[0].float(), mix.sample(n_mmd, g)[0].float(),
+                                            biased=True)) for _ in range(MMD_REFERENCE_PAIRS))
     test = mix.sample(n_mmd, g)[0].float()  # one fresh data set for every sampler
-    k_test = mean_rbf(test, test)
+    k_test = rbf_kernel_mean(test, test)
     weights, werr, gap, mmd, diverged = {}, {}, {}, {}, {}
     for variant in cfg.toy_variants:
         rows = []
@@ -416,10 +359,10 @@ def toy_check(cfg: Config, state: dict[str, Tensor], seed: int) -> ToyResult:
             finite = torch.isfinite(x).all(-1) & (x.abs() < DIVERGED).all(-1)
             diverged.setdefault(variant, []).append(1 - float(finite.double().mean()))
             x = x[finite]
-            w = mode_weights(mix, x)
+            w, w_error = mode_weight_error(mix, x)
             lp = mix.log_prob(x).clamp_min(-50.0)  # a far outlier would otherwise dominate the mean
-            rows.append((w, float((w - mix.weights).abs().max()), float(lp.mean()) - data_logp,
-                         mmd2_biased(x[:n_mmd].float(), test, kyy=k_test)))
+            rows.append((w, w_error, float(lp.mean()) - data_logp,
+                         float(mmd2(x[:n_mmd].float(), test, biased=True, kyy=k_test))))
         weights[variant] = torch.stack([row[0] for row in rows])
         werr[variant] = torch.tensor([row[1] for row in rows], dtype=DTYPE)
         gap[variant] = torch.tensor([row[2] for row in rows], dtype=DTYPE)
@@ -448,7 +391,7 @@ def fit_digits(cfg: Config, seed: int, device: torch.device, progress: bool = Tr
     out: dict[str, Tensor] = {}
     for v, objective in enumerate(cfg.digits_objectives):
         prediction, weighting, _ = VARIANTS[objective]
-        net = build(lambda: digits_net(cfg), seed, "digits_init", v).to(device)
+        net = STREAMS.build(lambda: digits_net(cfg), seed, "digits_init", v).to(device)
 
         def loss_fn(model, x0, gen, prediction=prediction, weighting=weighting):
             return losses.ddpm_loss(model, x0, sched, prediction=prediction, weighting=weighting, generator=gen)
@@ -462,7 +405,7 @@ def fit_digits(cfg: Config, seed: int, device: torch.device, progress: bool = Tr
                        sched, generator=generator(seed, "digits_vlb", v), levels=DIGIT_LEVELS)
         scale = 1 / (vlb.dim * math.log(2))
         out[f"digits.{objective}.vlb_bits"] = torch.stack([vlb.prior, vlb.diffusion, vlb.decoder], -1).cpu() * scale
-        out |= _state(f"digits.{objective}.net", result.best)
+        out |= pack_weights(result.best, f"digits.{objective}.net")
         out[f"digits.{objective}.samples"] = samples.cpu()
         out[f"digits.{objective}.losses"] = torch.tensor(result.losses)
     return out
@@ -506,34 +449,25 @@ class DigitsResult:
         return self.fd[eps] / self.fd[mean]
 
 
-@single_threaded
+@num_threads(1)
 def digits_check(cfg: Config, state: dict[str, Tensor], seed: int, device: torch.device) -> DigitsResult:
     """Our digits Fréchet distance of the stored samples, and the stored VLB in bits/dim on the first
     ``digits_vlb_images`` test digits (all T terms, computed in :func:`fit_digits`)."""
-    classifier = metrics.digits_classifier()
-    train_x, _ = digits("train")
+    classifier = digits_classifier()
     test_x, _ = digits("test")
     fd, bits, bits_se, terms = {}, {}, {}, {}
     for v, objective in enumerate(cfg.digits_objectives):
         samples = state[f"digits.{objective}.samples"].cpu().float()
-        fd[objective] = float(metrics.digits_frechet_distance(samples, test_x, classifier))
+        fd[objective] = digits_frechet_distance(samples, test_x, classifier)
         terms_bits = state[f"digits.{objective}.vlb_bits"].cpu().double()  # [n, 3]: L_T, Σ L_{t-1}, L_0
         per_image = terms_bits.sum(-1)
         bits[objective] = float(per_image.mean())
         bits_se[objective] = float(per_image.std() / math.sqrt(len(per_image)))
         terms[objective] = tuple(terms_bits.mean(0).tolist())
     n = state[f"digits.{cfg.digits_objectives[0]}.samples"].shape[0]
-    g = generator(seed, "digits_baseline")
-    idx = torch.randperm(len(train_x), generator=g)[:n]
-    flat = train_x.flatten(1).double()
-    cov = torch.cov(flat.T) + 1e-6 * torch.eye(64, dtype=DTYPE)
-    gauss = flat.mean(0) + torch.randn(n, 64, generator=g, dtype=DTYPE) @ torch.linalg.cholesky(cov).T
-    return DigitsResult(
-        cfg.digits_objectives, fd,
-        float(metrics.digits_frechet_distance(train_x[idx], test_x, classifier)),
-        float(metrics.digits_frechet_distance(gauss.float().reshape(n, 1, 8, 8), test_x, classifier)),
-        bits, bits_se, terms, independent_pixel_bits(), n, cfg.digits_vlb_images,
-    )
+    fd_data, fd_gaussian = digits_fd_references(n, generator(seed, "digits_baseline"), classifier)
+    return DigitsResult(cfg.digits_objectives, fd, fd_data, fd_gaussian, bits, bits_se, terms, independent_pixel_bits(),
+                        n, cfg.digits_vlb_images)
 
 
 # --------------------------------------------------------------------------------------------

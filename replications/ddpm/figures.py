@@ -9,8 +9,8 @@ import torch
 from matplotlib.figure import Figure
 
 from replications.ddpm import experiment as ex
-from scorelib.distributions import GaussianMixture
-from scorelib.plotting import figure
+from scorelib.distributions import GaussianMixture, NoisedMixture
+from scorelib.plotting import density_contours, figure, show_image, tile_images
 from scorelib.samplers import ddpm_ancestral
 
 STEPS_SHOWN = (0, 50, 200, 400, 1000)
@@ -25,7 +25,8 @@ def markov_chain(cfg: ex.Config, seed: int, n: int = 2000) -> Figure:
     x0 = mix.sample(n, g)[0]
     eps = torch.randn(x0.shape, generator=g)
     x_T = torch.randn(n, 2, generator=g)
-    _, path = ddpm_ancestral(ex.mixture_eps(sched, mix), x_T, generator=g, schedule=sched, return_trajectory=True)
+    _, path = ddpm_ancestral(NoisedMixture(mix, sched.as_vpsde()).eps, x_T, generator=g, schedule=sched,
+                             return_trajectory=True)
     fig, axes = figure(ncols=len(STEPS_SHOWN), nrows=2, height=2.3, width=12.0)
     for j, t in enumerate(STEPS_SHOWN):
         ab = float(sched.alpha_bars[t - 1]) if t > 0 else 1.0
@@ -63,7 +64,7 @@ def reverse_kernels(cfg: ex.Config, kernels: dict[str, float]) -> Figure:
            xlim=(sched.T, 0))
     ax.legend()
     ax = axes[0, 1]
-    names = list(ex.KERNELS)
+    names = list(ex.REVERSE_KERNELS)
     ax.bar(names, [kernels[k] for k in names], color=["C3", "C0", "C2"])
     ax.axhline(1.0, color="k", ls="--", lw=1)
     for i, k in enumerate(names):
@@ -98,14 +99,11 @@ def regression_target(cfg: ex.Config, seed: int, t: int = 300, n: int = 3000) ->
 def toy_samples(cfg: ex.Config, state: dict[str, torch.Tensor], toy: ex.ToyResult) -> Figure:
     """Samples of each objective (first seed) over the density's contours, with the median MMD²."""
     mix = ex.mixture(cfg)
-    g = torch.linspace(-4, 4, 200, dtype=ex.DTYPE)
-    xx, yy = torch.meshgrid(g, g, indexing="xy")
-    dens = mix.log_prob(torch.stack([xx.reshape(-1), yy.reshape(-1)], -1)).exp().reshape(200, 200)
     fig, axes = figure(ncols=len(cfg.toy_variants), height=3.0, width=3.0 * len(cfg.toy_variants))
     for j, variant in enumerate(cfg.toy_variants):
         ax = axes[0, j]
         x = state[f"toy.{variant}.0.samples"].cpu()
-        ax.contour(xx, yy, dens, levels=6, colors="k", linewidths=0.5, alpha=0.5)
+        density_contours(ax, mix.log_prob, 4.0, n=200, density=True, levels=6, colors="k", linewidths=0.5, alpha=0.5)
         ax.scatter(x[:, 0], x[:, 1], s=1, alpha=0.3, color="C0", rasterized=True)
         ax.set(xlim=(-4, 4), ylim=(-4, 4), aspect="equal", xticks=[], yticks=[],
                title=f"{ex.VARIANTS[variant][2]}\nMMD²$_b$ = {toy.median(toy.mmd, variant):.4f}")
@@ -117,14 +115,6 @@ def digit_grid(samples: dict[str, torch.Tensor], real: torch.Tensor, n: int = 32
     rows = list(samples.items()) + [("real (test split)", real)]
     fig, axes = figure(nrows=len(rows), height=1.9, width=9.0)
     for ax, (name, images) in zip(axes[:, 0], rows):
-        imgs = images[:n].clamp(-1, 1).cpu().numpy()[:, 0]
-        k = len(imgs)
-        cols = 16
-        canvas = np.zeros((9 * math.ceil(k / cols) - 1, 9 * cols - 1))  # white gaps (gray_r)
-        for i, img in enumerate(imgs):
-            r, c = divmod(i, cols)
-            canvas[9 * r:9 * r + 8, 9 * c:9 * c + 8] = (img + 1) / 2
-        ax.imshow(canvas, cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
-        ax.set(xticks=[], yticks=[], title=name)
-        ax.grid(False)
+        imgs = (images[:n].clamp(-1, 1).cpu().numpy()[:, 0] + 1) / 2
+        show_image(ax, tile_images(imgs, cols=16, gap=1), vmin=0, vmax=1, title=name)  # white gaps (gray_r)
     return fig

@@ -19,22 +19,24 @@ regenerated data.
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
 
-from scorelib import losses, metrics
+from scorelib import losses
 from scorelib.claims import Claim, ClaimTable
 from scorelib.datasets import digits
+from scorelib.digits_classifier import digits_classifier
 from scorelib.distributions import GaussianMixture
+from scorelib.errors import ConfigError
+from scorelib.metrics import digits_fd_references, digits_frechet_distance
 from scorelib.nets import MLP, SigmaConditioned, UNet
-from scorelib.runtime import make_generator, num_threads
+from scorelib.runtime import SeedStreams, make_generator, num_threads
 from scorelib.samplers import annealed_langevin, langevin
 from scorelib.schedules import geometric_sigmas
-from scorelib.training import TrainConfig, train
+from scorelib.training import TrainConfig, TrainResult, pack_weights, train, unpack_weights
 
 CHAPTER = "ncsn"
 DTYPE = torch.float64  # exact-score toys; the networks train and sample in float32
@@ -87,25 +89,13 @@ FULL = Config(
 )
 PROFILES: dict[str, Config] = {"quick": QUICK, "full": FULL}
 
-# Sub-experiments draw from their own generators, so changing one never shifts another's data.
-_PARTS = {"langevin": 1, "annealed": 2, "perturbed": 3, "train_data": 4, "ssm": 5, "ncsn": 6, "ncsn_sample": 7,
-          "test": 8, "digits": 9, "digits_sample": 10, "digits_baseline": 11, "demo": 12}
-
-
-def single_threaded(fn):
-    """Run ``fn`` on one CPU thread: the toy's 2-D networks, its mixture scores and the 8×8 U-Net are
-    small enough that per-operation overhead dominates, and a second thread only adds to it (3-5×
-    slower on a busy 2-core machine). Results are bitwise repeatable either way."""
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        with num_threads(1):
-            return fn(*args, **kwargs)
-    return wrapper
-
-
-def generator(seed: int, part: str) -> torch.Generator:
-    """The CPU generator of one sub-experiment (data are drawn on the CPU, then moved once)."""
-    return make_generator(1000 * seed + _PARTS[part], "cpu")
+# Sub-experiments draw from their own generators, so changing one never shifts another's data. The toy's
+# 2-D networks, its mixture scores and the 8×8 U-Net run on one thread (``num_threads(1)``): per-operation
+# overhead dominates them, and a second thread only adds to it on a busy 2-core machine.
+STREAMS = SeedStreams({"langevin": 1, "annealed": 2, "perturbed": 3, "train_data": 4, "ssm": 5, "ncsn": 6,
+                       "ncsn_sample": 7, "test": 8, "digits": 9, "digits_sample": 10, "digits_baseline": 11,
+                       "demo": 12})
+generator = STREAMS.generator
 
 
 # --------------------------------------------------------------------------------------------
@@ -134,7 +124,7 @@ def level_density(cfg: Config, sigma: float, convention: str) -> GaussianMixture
         return toy(cfg, sigma)
     if convention == "perturbed":
         return toy(cfg).perturb(1.0, sigma)
-    raise ValueError(f"unknown convention {convention!r}; choose one of {CONVENTIONS}")
+    raise ConfigError(f"unknown convention {convention!r}; choose one of {', '.join(CONVENTIONS)}")
 
 
 def exact_level_score(cfg: Config, convention: str):
@@ -192,7 +182,7 @@ def mode_stats(x: Tensor) -> ModeStats:
 # --------------------------------------------------------------------------------------------
 
 
-@single_threaded
+@num_threads(1)
 def langevin_check(cfg: Config, seed: int, return_trajectory: bool = False):
     """Langevin dynamics (ε = 0.1, 1000 steps) from the uniform initialisation with the exact score.
 
@@ -206,7 +196,7 @@ def langevin_check(cfg: Config, seed: int, return_trajectory: bool = False):
     return (x, mode_stats(x), out[1]) if return_trajectory else (x, mode_stats(x))
 
 
-@single_threaded
+@num_threads(1)
 def annealed_check(cfg: Config, seed: int, convention: str = "component", sampler=annealed_langevin,
                    return_trajectory: bool = False):
     """Annealed Langevin (Alg. 1: σ 20 → 1, L = 10, T = 100, α_i = ε σ_i²/σ_L², ε = 0.1) with exact scores
@@ -229,7 +219,7 @@ def expected_final_std(cfg: Config, convention: str) -> float:
     return langevin_stationary_std(v, cfg.anneal_eps)
 
 
-@single_threaded
+@num_threads(1)
 def gaussian_langevin_demo(cfg: Config, seed: int, n: int = 20_000) -> dict[str, float]:
     """Langevin with the exact score of N(0, 1) from x = 5: sample variance after 1000 steps of
     ε = 0.1, against 1 and against the discretised chain's 1/(1 - ε/4)."""
@@ -266,24 +256,16 @@ def ssm_net(cfg: Config) -> MLP:
     return MLP(2, 2, hidden=cfg.hidden, activation="softplus")
 
 
-def build(make, seed: int, part: str, device: torch.device) -> torch.nn.Module:
-    """``make()`` with initial weights drawn from the part's seed (the global stream is left untouched)."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(1000 * seed + _PARTS[part])
-        return make().to(device)
-
-
-def _state(prefix: str, result) -> dict[str, Tensor]:
+def _state(prefix: str, result: TrainResult) -> dict[str, Tensor]:
     """The EMA weights (what sampling uses) and the loss history, under ``prefix``."""
-    return {**{f"{prefix}.{k}": v for k, v in result.best.state_dict().items()},
-            f"{prefix}.losses": torch.tensor(result.losses)}
+    return pack_weights(result.best, prefix) | {f"{prefix}.losses": torch.tensor(result.losses)}
 
 
-@single_threaded
+@num_threads(1)
 def fit_ssm(cfg: Config, seed: int, device: torch.device, progress: bool = True) -> dict[str, Tensor]:
     """MLP 2-128-128-2 (softplus) trained by SSM-VR (Song et al. 2019, eq. 8) on the training set."""
     g = generator(seed, "ssm")
-    net = build(lambda: ssm_net(cfg), seed, "ssm", device)
+    net = STREAMS.build(lambda: ssm_net(cfg), seed, "ssm").to(device)
     data = train_data(cfg, seed).to(device)
 
     def loss_fn(model, x, gen):
@@ -295,10 +277,8 @@ def fit_ssm(cfg: Config, seed: int, device: torch.device, progress: bool = True)
 
 
 def load_net(net: torch.nn.Module, state: dict[str, Tensor], prefix: str) -> torch.nn.Module:
-    """``net`` with the weights stored under ``prefix.`` (eval mode)."""
-    net.load_state_dict({k[len(prefix) + 1:]: v for k, v in state.items()
-                         if k.startswith(prefix + ".") and k != f"{prefix}.losses" and not k.startswith(f"{prefix}.samples")})
-    return net.eval()
+    """``net`` with the weights stored under ``prefix.`` (eval mode; the losses and samples beside them skipped)."""
+    return unpack_weights(net, state, prefix, skip=("losses", "samples"))
 
 
 @dataclass
@@ -315,7 +295,7 @@ class FieldResult:
         return self.low / self.high
 
 
-@single_threaded
+@num_threads(1)
 def ssm_check(cfg: Config, state: dict[str, Tensor], seed: int) -> FieldResult:
     """Fisher divergence under p, and the error of the learned field on a grid, split by log p."""
     net = load_net(ssm_net(cfg), state, "ssm").to(torch.device("cpu"))
@@ -341,11 +321,11 @@ def ncsn_toy_net(cfg: Config) -> SigmaConditioned:
     return SigmaConditioned(MLP(2, 2, hidden=cfg.hidden, activation="softplus", time_embedding=cfg.ncsn_embedding))
 
 
-@single_threaded
+@num_threads(1)
 def fit_ncsn_toy(cfg: Config, seed: int, device: torch.device, progress: bool = True) -> dict[str, Tensor]:
     """σ²-weighted DSM over the 10 levels (Song & Ermon 2019, eq. 5-6) on the training set."""
     g = generator(seed, "ncsn")
-    net = build(lambda: ncsn_toy_net(cfg), seed, "ncsn", device)
+    net = STREAMS.build(lambda: ncsn_toy_net(cfg), seed, "ncsn").to(device)
     data = train_data(cfg, seed).to(device)
     sigmas = toy_sigmas(cfg).float().to(device)
     result = train(net, lambda model, x, gen: losses.ncsn_loss(model, x, sigmas, generator=gen), data,
@@ -353,7 +333,7 @@ def fit_ncsn_toy(cfg: Config, seed: int, device: torch.device, progress: bool = 
     return _state("ncsn", result)
 
 
-@single_threaded
+@num_threads(1)
 def ncsn_toy_check(cfg: Config, state: dict[str, Tensor], seed: int, device: torch.device,
                    sampler=annealed_langevin) -> tuple[Tensor, ModeStats]:
     """Annealed Langevin with the learned s_θ(x, σ), same levels, steps and initialisation as claim 2."""
@@ -364,7 +344,7 @@ def ncsn_toy_check(cfg: Config, state: dict[str, Tensor], seed: int, device: tor
     return x.cpu(), mode_stats(x)
 
 
-@single_threaded
+@num_threads(1)
 def learned_vs_exact_fields(cfg: Config, state: dict[str, Tensor], levels=(0, 4, 9)) -> dict[float, float]:
     """Relative L2 error of s_θ(·, σ) against the perturbed density's score, on samples of q_σ."""
     net = load_net(ncsn_toy_net(cfg), state, "ncsn")
@@ -405,12 +385,12 @@ def sample_digits(cfg: Config, net: torch.nn.Module, n: int, seed: int, device: 
     return x.cpu()
 
 
-@single_threaded
+@num_threads(1)
 def fit_digits(cfg: Config, seed: int, device: torch.device, progress: bool = True) -> dict[str, Tensor]:
     """Train the digits NCSN on the training split, then draw ``digits_samples`` samples (stored: too
     slow to redo in an evaluation run)."""
     g = generator(seed, "digits")
-    net = build(lambda: digits_net(cfg), seed, "digits", device)
+    net = STREAMS.build(lambda: digits_net(cfg), seed, "digits").to(device)
     x, _ = digits("train")
     data = x.to(device)
     sigmas = digits_sigmas(cfg).float().to(device)
@@ -432,26 +412,15 @@ class DigitsResult:
         return self.fd_samples / self.fd_data
 
 
-@single_threaded
+@num_threads(1)
 def digits_check(cfg: Config, state: dict[str, Tensor], seed: int) -> DigitsResult:
     """Our digits Fréchet distance of the stored samples against the test split, with two references
     at the same sample size: real training digits, and a pixel-space Gaussian fitted to them."""
-    classifier = metrics.digits_classifier()
+    classifier = digits_classifier()
     samples = state["digits.samples"].cpu().float()
-    n = samples.shape[0]
-    train_x, _ = digits("train")
-    test_x, _ = digits("test")
-    g = generator(seed, "digits_baseline")
-    idx = torch.randperm(len(train_x), generator=g)[:n]
-    flat = train_x.flatten(1).double()
-    cov = torch.cov(flat.T) + 1e-6 * torch.eye(64, dtype=DTYPE)
-    gauss = (flat.mean(0) + torch.randn(n, 64, generator=g, dtype=DTYPE) @ torch.linalg.cholesky(cov).T)
-    return DigitsResult(
-        metrics.digits_frechet_distance(samples, test_x, classifier),
-        metrics.digits_frechet_distance(train_x[idx], test_x, classifier),
-        metrics.digits_frechet_distance(gauss.float().reshape(n, 1, 8, 8), test_x, classifier),
-        n,
-    )
+    fd_data, fd_gaussian = digits_fd_references(len(samples), generator(seed, "digits_baseline"), classifier)
+    return DigitsResult(digits_frechet_distance(samples, digits("test")[0], classifier), fd_data, fd_gaussian,
+                        len(samples))
 
 
 # --------------------------------------------------------------------------------------------

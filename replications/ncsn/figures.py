@@ -7,7 +7,7 @@ import torch
 from matplotlib.figure import Figure
 
 from replications.ncsn.experiment import Config, FieldResult, ModeStats, level_density, toy, toy_sigmas
-from scorelib.plotting import figure, score_field
+from scorelib.plotting import density_contours, figure, score_field, show_image, tile_images
 
 LIM = 9.0
 
@@ -22,10 +22,7 @@ def _scatter(ax, x: torch.Tensor, title: str) -> None:
 
 
 def _contours(ax, density, levels=(-20, -5), lim: float = LIM) -> None:
-    axis = torch.linspace(-lim, lim, 121, dtype=torch.float64)
-    xx, yy = torch.meshgrid(axis, axis, indexing="xy")
-    log_p = density.log_prob(torch.stack([xx.reshape(-1), yy.reshape(-1)], -1)).reshape(xx.shape)
-    cs = ax.contour(xx.numpy(), yy.numpy(), log_p.numpy(), levels=sorted(levels), colors="0.3", linewidths=0.8)
+    cs = density_contours(ax, density.log_prob, lim, levels=sorted(levels), colors="0.3", linewidths=0.8)
     ax.clabel(cs, fmt=lambda v: f"log p={v:.0f}", fontsize=7)
 
 
@@ -115,11 +112,8 @@ def digits_grid(samples: torch.Tensor, real: torch.Tensor, n: int = 64) -> Figur
     fig, axes = figure(ncols=2, height=3.4)
     for ax, images, title in ((axes[0, 0], samples, "NCSN samples (annealed Langevin)"),
                               (axes[0, 1], real, "held-out digits (test split)")):
-        x = images[:n].clamp(-1, 1).reshape(8, 8, 8, 8).permute(0, 2, 1, 3).reshape(64, 64).numpy()
-        ax.imshow(x, cmap="gray_r", vmin=-1, vmax=1, interpolation="nearest")
+        show_image(ax, tile_images(images[:n, 0].clamp(-1, 1), cols=8), vmin=-1, vmax=1, title=title)
         for k in range(1, 8):
             ax.axhline(8 * k - 0.5, color="w", lw=1)
             ax.axvline(8 * k - 0.5, color="w", lw=1)
-        ax.set(xticks=[], yticks=[], title=title)
-        ax.grid(False)
     return fig

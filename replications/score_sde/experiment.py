@@ -18,7 +18,6 @@ computations (claims 1 and 3, and the learned NLL).
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,18 +27,20 @@ from torch import Tensor
 
 from scorelib import samplers
 from scorelib.claims import Claim, ClaimTable
-from scorelib.distributions import GaussianMixture
+from scorelib.distributions import GaussianMixture, NoisedMixture
 from scorelib.likelihood import pf_ode_log_likelihood
 from scorelib.losses import sde_dsm_loss
+from scorelib.metrics import mmd2_to_mixture, mode_weight_error
 from scorelib.nets import MLP
-from scorelib.runtime import make_generator, num_threads
+from scorelib.runtime import SeedStreams, num_threads
 from scorelib.sde import OU, SDE, VESDE, VPSDE, SubVPSDE
-from scorelib.training import TrainConfig, train
+from scorelib.training import TrainConfig, pack_weights, train, unpack_weights
 
 CHAPTER = "score_sde"
 DTYPE = torch.float64
-SAMPLERS: tuple[str, ...] = ("euler_maruyama", "reverse_diffusion", "ancestral", "probability_flow_ode",
-                             "predictor_corrector")
+#: The chapter's five samplers, by their names in ``scorelib.samplers.SAMPLERS``.
+CHAPTER_SAMPLERS: tuple[str, ...] = ("euler_maruyama", "reverse_diffusion", "ancestral", "probability_flow_ode",
+                                     "predictor_corrector")
 LABELS = {"euler_maruyama": "Euler–Maruyama", "reverse_diffusion": "reverse diffusion", "ancestral": "ancestral",
           "probability_flow_ode": "probability-flow ODE", "predictor_corrector": "PC (RD + Langevin)"}
 
@@ -101,23 +102,9 @@ FULL = Config(
 PROFILES: dict[str, Config] = {"quick": QUICK, "full": FULL}
 
 # Sub-experiments draw from their own generators, so changing one never shifts another's data.
-_PARTS = {"marginals": 1, "exact": 2, "sweep": 3, "likelihood": 4, "train": 5, "init": 6, "learned": 7,
-          "nll": 8, "entropy": 9, "impute": 10}
-
-
-def generator(seed: int, part: str) -> torch.Generator:
-    """The CPU generator of one sub-experiment (data are drawn on the CPU, then moved once)."""
-    return make_generator(1000 * seed + _PARTS[part], "cpu")
-
-
-def single_threaded(fn):
-    """Run ``fn`` on one CPU thread: 2-D points and small MLPs are per-operation overhead, which a second
-    thread on a busy 2-core machine only adds to."""
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        with num_threads(1):
-            return fn(*args, **kwargs)
-    return wrapper
+STREAMS = SeedStreams({"marginals": 1, "exact": 2, "sweep": 3, "likelihood": 4, "train": 5, "init": 6,
+                       "learned": 7, "nll": 8, "entropy": 9, "impute": 10})
+generator = STREAMS.generator
 
 
 def sdes(cfg: Config) -> dict[str, SDE]:
@@ -137,71 +124,7 @@ def t_min(cfg: Config, sde: SDE) -> float:
 
 def mixture(cfg: Config) -> GaussianMixture:
     """The 2-D toy of the DDPM chapter: weights (0.5, 0.3, 0.2), means (-2,0), (2,1), (0,-2.5), stds 0.3, 0.5, 0.2."""
-    return GaussianMixture.isotropic(torch.tensor(cfg.mix_weights, dtype=DTYPE),
-                                     torch.tensor(cfg.mix_means, dtype=DTYPE), torch.tensor(cfg.mix_stds, dtype=DTYPE))
-
-
-def exact_score(mix: GaussianMixture, sde: SDE) -> Callable[[Tensor, Tensor], Tensor]:
-    """∇log p_t of the mixture under ``sde``: p_t = Σ_k w_k N(m(t)μ_k, (m(t)²σ_k² + s(t)²) I), in closed form.
-    The same law as ``mix.perturb(m, s).score`` (tested), written for an isotropic mixture without building
-    a new mixture object at every step."""
-    log_w = torch.log(mix.weights)
-    comp_var = mix.covs[:, 0, 0]  # [K]
-
-    def score(x: Tensor, t: Tensor) -> Tensor:
-        m, s = sde.marginal(t)
-        var = (m**2 * comp_var + s**2).to(x.dtype)  # [K]
-        diff = m.to(x.dtype) * mix.means.to(x.dtype) - x[:, None, :]  # [n, K, D]
-        logits = log_w.to(x.dtype) - 0.5 * x.shape[1] * torch.log(var) - diff.pow(2).sum(-1) / (2 * var)
-        r = torch.softmax(logits, -1) / var
-        return (r[:, :, None] * diff).sum(1)
-
-    return score
-
-
-def mode_weights(mix: GaussianMixture, x: Tensor) -> Tensor:
-    """Fraction of samples ``x [n, 2]`` assigned to each component (largest responsibility) ``[K]``."""
-    k = mix.responsibilities(x.to(mix.means.dtype)).argmax(-1)
-    return torch.bincount(k, minlength=mix.n_components).to(DTYPE) / len(k)
-
-
-#: RBF bandwidths of the MMD: a ladder halving from 2 (so each kernel is the previous one to the 4th power).
-BANDWIDTHS: tuple[float, ...] = (2.0, 1.0, 0.5, 0.25)
-
-
-def mmd2_to_mixture(x: Tensor, mix: GaussianMixture) -> tuple[float, float]:
-    """MMD²_b between the sample ``x [n, D]`` and the isotropic mixture itself, with k = Σ_h exp(-‖x-y‖²/2h²),
-    and the floor it has for a perfect sampler, (1/n)(E k(x, x) - E k(x, x')) — both in closed form, because
-    a Gaussian kernel averaged over a Gaussian is Gaussian:
-
-        E_{y~N(μ, v I)} k_h(x, y) = (h²/(h²+v))^{D/2} exp(-‖x-μ‖²/2(h²+v)).
-
-    So "MMD² < 5× reference" compares with the exact expected value for exact samples, with no second
-    sample set (and no second source of noise)."""
-    n, d = x.shape
-    w, mu, var = mix.weights, mix.means, mix.covs[:, 0, 0]
-    # The n×n Gram matrices are the cost: float32, in row blocks that stay in cache, and each bandwidth's
-    # kernel is the previous one to the 4th power (h halved), two in-place squarings instead of an exp.
-    xf = x.float()
-    k_xx = 0.0
-    for rows in xf.split(500):
-        kernel = torch.cdist(rows, xf).square_().mul_(-0.5 / BANDWIDTHS[0] ** 2).exp_()
-        for i in range(len(BANDWIDTHS)):
-            if i:
-                kernel.square_().square_()
-            k_xx += float(kernel.sum()) / n**2
-    x = x.to(DTYPE)
-    xm = torch.cdist(x, mu).pow(2)  # [n, K]
-    mm = torch.cdist(mu, mu).pow(2)  # [K, K]
-    k_xp = k_pp = 0.0
-    for h in BANDWIDTHS:
-        h2 = h * h
-        v = h2 + var
-        k_xp = k_xp + ((h2 / v) ** (d / 2) * torch.exp(-xm / (2 * v)) * w).sum(-1).mean()
-        vv = h2 + var[:, None] + var[None, :]
-        k_pp = k_pp + (w[:, None] * w[None, :] * (h2 / vv) ** (d / 2) * torch.exp(-mm / (2 * vv))).sum()
-    floor = (len(BANDWIDTHS) - k_pp) / n
-    return float(k_xx - 2 * k_xp + k_pp), float(floor)
+    return GaussianMixture.isotropic(cfg.mix_weights, cfg.mix_means, cfg.mix_stds, dtype=DTYPE)
 
 
 # --------------------------------------------------------------------------------------------
@@ -238,7 +161,7 @@ class MarginalResult:
     slide_mean_error: float  # the slide's N(e^{-½y_0}, 1 - e^{-t}) against the OU simulation (max over t)
 
 
-@single_threaded
+@num_threads(1)
 def marginal_check(cfg: Config, seed: int) -> MarginalResult:
     g = generator(seed, "marginals")
     x0 = torch.tensor(cfg.marg_x0, dtype=DTYPE)
@@ -282,7 +205,7 @@ def run_sampler(name: str, score_fn, sde: SDE, n: int, n_steps: int, cfg: Config
     return samplers.get_sampler(name)(score_fn, x_init, generator=g, **kw).cpu()
 
 
-@single_threaded
+@num_threads(1)
 def fit_exact_samplers(cfg: Config, seed: int) -> dict[str, Tensor]:
     """Claim 2's samples: every sampler at N = ``sampler_steps`` on VP; RD and PC at N = ``small_steps``
     on VE and VP; and the MMD² of a sweep over N (small N are cheap: stored as numbers)."""
@@ -291,19 +214,19 @@ def fit_exact_samplers(cfg: Config, seed: int) -> dict[str, Tensor]:
     out = {}
     g = generator(seed, "exact")
     vp, ve = sdes(cfg)["VP"], sdes(cfg)["VE"]
-    for name in SAMPLERS:
-        out[f"exact.VP.{name}"] = run_sampler(name, exact_score(mix, vp), vp, cfg.exact_samples, cfg.sampler_steps,
-                                              cfg, g, cpu)
+    for name in CHAPTER_SAMPLERS:
+        out[f"exact.VP.{name}"] = run_sampler(name, NoisedMixture(mix, vp).score, vp, cfg.exact_samples,
+                                              cfg.sampler_steps, cfg, g, cpu)
     for sde_name, sde in (("VE", ve), ("VP", vp)):
         for name in ("reverse_diffusion", "predictor_corrector"):
-            out[f"small.{sde_name}.{name}"] = run_sampler(name, exact_score(mix, sde), sde, cfg.exact_samples,
+            out[f"small.{sde_name}.{name}"] = run_sampler(name, NoisedMixture(mix, sde).score, sde, cfg.exact_samples,
                                                           cfg.small_steps, cfg, g, cpu)
     g = generator(seed, "sweep")
     sweep = torch.zeros(2, 4, len(cfg.sweep_steps), dtype=DTYPE)
     for i, (sde_name, sde) in enumerate((("VE", ve), ("VP", vp))):
         for j, name in enumerate(("euler_maruyama", "reverse_diffusion", "ancestral", "predictor_corrector")):
             for k, steps in enumerate(cfg.sweep_steps):
-                x = run_sampler(name, exact_score(mix, sde), sde, cfg.sweep_samples, steps, cfg, g, cpu)
+                x = run_sampler(name, NoisedMixture(mix, sde).score, sde, cfg.sweep_samples, steps, cfg, g, cpu)
                 sweep[i, j, k] = mmd2_to_mixture(x, mix)[0]
     out["sweep.mmd"] = sweep
     return out
@@ -328,17 +251,16 @@ class SamplerResult:
 def sampler_metrics(mix: GaussianMixture, samples: dict[str, Tensor]) -> SamplerResult:
     weights, werr, mmd, floor = {}, {}, {}, math.nan
     for name, x in samples.items():
-        w = mode_weights(mix, x)
-        weights[name], werr[name] = w, float((w - mix.weights).abs().max())
+        weights[name], werr[name] = mode_weight_error(mix, x)
         mmd[name], floor = mmd2_to_mixture(x, mix)
     return SamplerResult(weights, werr, mmd, floor)
 
 
-@single_threaded
+@num_threads(1)
 def exact_sampler_check(cfg: Config, state: dict[str, Tensor]) -> tuple[SamplerResult, dict[str, SamplerResult]]:
     """(VP at N = 1000 for every sampler, {"VE"/"VP": RD vs PC at N = 100})."""
     mix = mixture(cfg)
-    main = sampler_metrics(mix, {s: state[f"exact.VP.{s}"] for s in SAMPLERS})
+    main = sampler_metrics(mix, {s: state[f"exact.VP.{s}"] for s in CHAPTER_SAMPLERS})
     small = {sde: sampler_metrics(mix, {s: state[f"small.{sde}.{s}"] for s in ("reverse_diffusion",
                                                                               "predictor_corrector")})
              for sde in ("VE", "VP")}
@@ -374,7 +296,7 @@ class LikelihoodResult:
         return float(d.mean() / (d.std() / math.sqrt(len(d))))
 
 
-@single_threaded
+@num_threads(1)
 def likelihood_check(cfg: Config, seed: int, divergence_sign: float = 1.0) -> LikelihoodResult:
     """Claim 3 on ``lik_points`` mixture samples, with the exact score of the VP-perturbed mixture."""
     g = generator(seed, "likelihood")
@@ -382,8 +304,8 @@ def likelihood_check(cfg: Config, seed: int, divergence_sign: float = 1.0) -> Li
     x = mix.sample(cfg.lik_points, g)[0]
     truth = mix.log_prob(x)
     kw = {"t_min": cfg.lik_t_min, "rtol": cfg.ode_tol, "atol": cfg.ode_tol, "divergence_sign": divergence_sign}
-    exact = pf_ode_log_likelihood(exact_score(mix, sde), x, sde, divergence="exact", **kw)
-    hutch = pf_ode_log_likelihood(exact_score(mix, sde), x, sde, divergence="hutchinson", generator=g, **kw)
+    exact = pf_ode_log_likelihood(NoisedMixture(mix, sde).score, x, sde, divergence="exact", **kw)
+    hutch = pf_ode_log_likelihood(NoisedMixture(mix, sde).score, x, sde, divergence="hutchinson", generator=g, **kw)
     return LikelihoodResult(exact.log_prob - truth, hutch.log_prob - truth, exact.nfe, hutch.nfe)
 
 
@@ -408,17 +330,12 @@ def as_score(net: torch.nn.Module, sde: SDE) -> Callable[[Tensor, Tensor], Tenso
 
 
 def load_net(cfg: Config, state: dict[str, Tensor], device: torch.device) -> MLP:
-    net = score_net(cfg)
-    net.load_state_dict({k.removeprefix("net."): v for k, v in state.items() if k.startswith("net.")})
-    return net.to(device).eval()
+    return unpack_weights(score_net(cfg), state, "net").to(device)
 
 
 def fit_score(cfg: Config, seed: int, device: torch.device, progress: bool = True) -> dict[str, Tensor]:
     """Train the VP score with eq. (7), λ(t) = s(t)², on fresh mixture samples (the book's one loop)."""
-    torch.manual_seed(seed)
-    with torch.random.fork_rng():
-        torch.manual_seed(1000 * seed + _PARTS["init"])
-        net = score_net(cfg).to(device)
+    net = STREAMS.build(lambda: score_net(cfg), seed, "init").to(device)
     mix, sde = mixture(cfg).to(dtype=torch.float32), sdes(cfg)["VP"]
 
     def batch(n: int, gen: torch.Generator) -> Tensor:
@@ -429,19 +346,17 @@ def fit_score(cfg: Config, seed: int, device: torch.device, progress: bool = Tru
 
     result = train(net, loss_fn, batch, cfg.train, generator(seed, "train"), progress=progress,
                    description="VP score, eq. (7)")
-    out = {f"net.{k}": v.detach().cpu() for k, v in result.best.state_dict().items() if k != "n_averaged"}
-    out["losses"] = torch.tensor(result.losses)
-    return out
+    return pack_weights(result.best, "net") | {"losses": torch.tensor(result.losses)}
 
 
-@single_threaded
+@num_threads(1)
 def fit_learned_samples(cfg: Config, state: dict[str, Tensor], seed: int, device: torch.device) -> dict[str, Tensor]:
     """Claim 4's samples: every sampler at N = ``learned_steps`` with the learned score (float32)."""
     net, sde = load_net(cfg, state, device), sdes(cfg)["VP"]
     g = generator(seed, "learned")
     return {f"learned.{name}": run_sampler(name, as_score(net, sde), sde, cfg.learned_samples, cfg.learned_steps, cfg,
                                            g, device, torch.float32)
-            for name in SAMPLERS}
+            for name in CHAPTER_SAMPLERS}
 
 
 @dataclass
@@ -481,7 +396,7 @@ class NLLResult:
         return self.excess / self.se
 
 
-@single_threaded
+@num_threads(1)
 def nll_check(cfg: Config, state: dict[str, Tensor], seed: int, device: torch.device,
               divergence_sign: float = 1.0) -> NLLResult:
     mix, sde = mixture(cfg), sdes(cfg)["VP"]
@@ -493,9 +408,9 @@ def nll_check(cfg: Config, state: dict[str, Tensor], seed: int, device: torch.de
     return NLLResult(-r.log_prob.cpu(), -mix.log_prob(x), entropy, r.nfe)
 
 
-@single_threaded
+@num_threads(1)
 def learned_sampler_check(cfg: Config, state: dict[str, Tensor]) -> SamplerResult:
-    return sampler_metrics(mixture(cfg), {s: state[f"learned.{s}"] for s in SAMPLERS})
+    return sampler_metrics(mixture(cfg), {s: state[f"learned.{s}"] for s in CHAPTER_SAMPLERS})
 
 
 # --------------------------------------------------------------------------------------------
@@ -528,7 +443,7 @@ def conditional_density(mix: GaussianMixture, x1: float, grid: Tensor) -> Tensor
     return p / (p.sum() * dx)
 
 
-@single_threaded
+@num_threads(1)
 def fit_imputation(cfg: Config, state: dict[str, Tensor], seed: int, device: torch.device) -> dict[str, Tensor]:
     net, sde = load_net(cfg, state, device), sdes(cfg)["VP"]
     g = generator(seed, "impute")

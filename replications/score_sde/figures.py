@@ -6,19 +6,12 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from replications.score_sde.experiment import (LABELS, SAMPLERS, Config, LikelihoodResult, MarginalResult,
+from replications.score_sde.experiment import (CHAPTER_SAMPLERS, LABELS, Config, LikelihoodResult, MarginalResult,
                                                SamplerResult, conditional_density, mixture, sdes)
 from scorelib.distributions import GaussianMixture
-from scorelib.plotting import figure
+from scorelib.plotting import density_contours, figure
 
 LIM = (-4.0, 4.0)
-
-
-def _contours(ax, mix: GaussianMixture) -> None:
-    g = torch.linspace(*LIM, 121, dtype=torch.float64)
-    xx, yy = torch.meshgrid(g, g, indexing="xy")
-    logp = mix.log_prob(torch.stack([xx.reshape(-1), yy.reshape(-1)], -1)).reshape(xx.shape)
-    ax.contour(xx.numpy(), yy.numpy(), logp.numpy(), levels=[-6, -4, -2, 0], colors="k", linewidths=0.6, alpha=0.6)
 
 
 def marginals(cfg: Config, marg: MarginalResult) -> Figure:
@@ -42,10 +35,10 @@ def sample_grid(mix: GaussianMixture, samples: dict[str, torch.Tensor], result: 
                 extra=None, title: str = "") -> Figure:
     """One scatter panel per sampler over the mixture's log-density contours; ``extra(ax)`` draws a 6th."""
     fig, axes = figure(ncols=3, nrows=2, height=3.0, width=10.0)
-    for ax, name in zip(axes.flat, SAMPLERS):
+    for ax, name in zip(axes.flat, CHAPTER_SAMPLERS):
         x = samples[name].numpy()
         ax.scatter(x[:, 0], x[:, 1], s=1, alpha=0.3, color="C0", rasterized=True)
-        _contours(ax, mix)
+        density_contours(ax, mix.log_prob, LIM, levels=[-6, -4, -2, 0], colors="k", linewidths=0.6, alpha=0.6)
         w = ", ".join(f"{v:.2f}" for v in result.weights[name].tolist())
         ax.set(xlim=LIM, ylim=LIM, aspect="equal")
         ax.set_title(f"{LABELS[name]}\nŵ ({w}) · MMD² {result.mmd[name] / result.floor:.1f}× floor", fontsize="small")
@@ -71,7 +64,7 @@ def exact_samplers(cfg: Config, state: dict[str, torch.Tensor], result: SamplerR
                title="VE (solid), VP (dashed) vs N")
         ax.legend(fontsize="x-small")
 
-    return sample_grid(mix, {s: state[f"exact.VP.{s}"] for s in SAMPLERS}, result, sweep,
+    return sample_grid(mix, {s: state[f"exact.VP.{s}"] for s in CHAPTER_SAMPLERS}, result, sweep,
                        f"VP SDE, exact score, N = {cfg.sampler_steps}")
 
 
@@ -86,7 +79,7 @@ def learned_samplers(cfg: Config, state: dict[str, torch.Tensor], result: Sample
         ax.plot(np.arange(window, len(loss) + 1), smooth, color="C0")
         ax.set(xscale="log", xlabel="step", ylabel="eq. (7) loss, λ = s(t)²", title="training")
 
-    return sample_grid(mix, {s: state[f"learned.{s}"] for s in SAMPLERS}, result, losses,
+    return sample_grid(mix, {s: state[f"learned.{s}"] for s in CHAPTER_SAMPLERS}, result, losses,
                        f"VP SDE, learned score, N = {cfg.learned_steps}")
 
 

@@ -11,6 +11,8 @@ so every chapter can check a learned score or a sampler against the truth.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 import torch
 from torch import Tensor
@@ -56,9 +58,11 @@ class GaussianMixture:
         self._iso_var = var if torch.equal(covs, var[:, None, None] * eye) else None
 
     @classmethod
-    def isotropic(cls, weights: Tensor, means: Tensor, stds: Tensor | float) -> GaussianMixture:
-        """Mixture with covariances ``std_k² I`` (``stds``: scalar or ``[K]``)."""
-        means = torch.as_tensor(means)
+    def isotropic(cls, weights: Tensor | Sequence[float], means: Tensor | Sequence[Sequence[float]],
+                  stds: Tensor | Sequence[float] | float, dtype: torch.dtype | None = None) -> GaussianMixture:
+        """Mixture with covariances ``std_k² I`` (``stds``: scalar or ``[K]``); ``dtype`` converts
+        (Python sequences, e.g. a chapter's config, would otherwise become float32)."""
+        means = torch.as_tensor(means, dtype=dtype)
         k, d = means.shape
         stds = torch.as_tensor(stds, dtype=means.dtype, device=means.device).expand(k)
         eye = torch.eye(d, dtype=means.dtype, device=means.device)
@@ -127,6 +131,13 @@ class GaussianMixture:
         comp, _ = self._component_log_probs(x)
         return torch.softmax(comp, dim=-1)
 
+    def mode_weights(self, x: Tensor) -> Tensor:
+        """The fraction of the samples ``x [n, D]`` assigned to each component by its largest
+        responsibility p(k | x): ``[K]``, float64 (counts / n). For a sampler of this mixture it
+        estimates the weights w_k (where the components barely overlap)."""
+        k = self.responsibilities(x.to(self.means.dtype)).argmax(-1)
+        return torch.bincount(k, minlength=self.n_components).to(torch.float64) / len(k)
+
     def score(self, x: Tensor) -> Tensor:
         """∇_x log p(x) = Σ_k p(k|x) (-Σ_k⁻¹ (x - μ_k)), ``[n, D]``."""
         if self._iso_var is not None:
@@ -154,3 +165,63 @@ class GaussianMixture:
 
     def __repr__(self) -> str:
         return f"GaussianMixture(K={self.n_components}, D={self.dim}, weights={self.weights.tolist()})"
+
+
+class NoiseProcess(Protocol):
+    """Anything with the marginal interface of :class:`scorelib.sde.SDE`: x_t = m(t)·x_0 + s(t)·z.
+
+    Every scorelib SDE; :meth:`scorelib.schedules.DDPMSchedule.as_vpsde` for DDPM's integer steps.
+    """
+
+    def marginal(self, t: Tensor | float) -> tuple[Tensor, Tensor]: ...
+
+
+class NoisedMixture:
+    """The exact oracle of a Gaussian mixture under a noise process: p_t is the law of
+    x_t = m(t)·x_0 + s(t)·z, x_0 ~ ``mixture``, z ~ N(0, I), which stays a mixture,
+
+        p_t(x) = Σ_k w_k N(x; m μ_k, m² Σ_k + s² I),
+
+    with exact score ∇log p_t (what a score network regresses on: Vincent 2011; Song et al. 2021,
+    eq. 7) and exact noise prediction ε*(x_t, t) = E[z | x_t] = -s(t)·∇log p_t(x_t) (Tweedie's
+    formula; the target of Ho et al. 2020, eq. 14). ``process`` is any :class:`NoiseProcess`, or a
+    function ``t -> (m(t), s(t))``. ``score`` and ``eps`` take ``x [n, D]`` and one time ``t`` (a float or
+    a 0-d tensor, as the samplers pass it) and compute in ``x``'s dtype.
+
+    Isotropic mixtures (Σ_k = σ_k² I) use the closed form directly, without building p_t:
+    with v_k = m²σ_k² + s², ∇log p_t(x) = Σ_k r_k(x)(m μ_k - x)/v_k, r_k ∝ w_k v_k^{-D/2} e^{-‖mμ_k - x‖²/2v_k}.
+    Other mixtures go through :meth:`GaussianMixture.perturb`.
+    """
+
+    def __init__(self, mixture: GaussianMixture,
+                 process: NoiseProcess | Callable[[Tensor], tuple[Tensor, Tensor]]) -> None:
+        self.mixture = mixture
+        self._marginal = process.marginal if hasattr(process, "marginal") else process
+        self._log_w = torch.log(mixture.weights)
+        self._comp_var = mixture._iso_var  # [K], or None for a full-covariance mixture
+
+    def marginal(self, t: Tensor | float) -> tuple[Tensor, Tensor]:
+        """(m(t), s(t)) as tensors (float64 where the process gives Python floats)."""
+        m, s = self._marginal(t)
+        as_tensor = lambda v: v if isinstance(v, Tensor) else torch.tensor(float(v), dtype=torch.float64)  # noqa: E731
+        return as_tensor(m), as_tensor(s)
+
+    def at(self, t: Tensor | float) -> GaussianMixture:
+        """p_t itself (to sample it or evaluate log p_t)."""
+        return self.mixture.perturb(*self.marginal(t))
+
+    def score(self, x: Tensor, t: Tensor | float) -> Tensor:
+        """∇_x log p_t(x), ``[n, D]``."""
+        m, s = self.marginal(t)
+        if self._comp_var is None:
+            return self.mixture.to(x.device, x.dtype).perturb(m, s).score(x)
+        var = (m**2 * self._comp_var + s**2).to(x.dtype)  # [K]
+        diff = m.to(x.dtype) * self.mixture.means.to(x.dtype) - x[:, None, :]  # [n, K, D]
+        logits = self._log_w.to(x.dtype) - 0.5 * x.shape[1] * torch.log(var) - diff.pow(2).sum(-1) / (2 * var)
+        r = torch.softmax(logits, -1) / var
+        return (r[:, :, None] * diff).sum(1)
+
+    def eps(self, x: Tensor, t: Tensor | float) -> Tensor:
+        """ε*(x_t, t) = -s(t)·∇log p_t(x_t), ``[n, D]`` (the samplers' ``eps_fn``)."""
+        _, s = self.marginal(t)
+        return -float(s) * self.score(x, t)

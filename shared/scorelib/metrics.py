@@ -1,13 +1,24 @@
-"""Sample-quality and estimation metrics with known reference values, and the digits Fréchet
-distance (:func:`digits_frechet_distance`: our own metric, in the feature space of a small classifier
-that the library trains and ships under ``scorelib/assets/digits_classifier``)."""
+"""Sample-quality and estimation metrics with known reference values.
+
+- :func:`mmd2` (unbiased or biased, a sum of RBF kernels), :func:`rbf_kernel_mean`, and
+  :func:`mmd2_to_mixture` (the biased MMD² to a Gaussian mixture itself, in closed form);
+- :func:`mode_weight_error` — a mixture sampler's mode weights and their largest error;
+- :func:`frechet_distance` and our digits Fréchet distance (:func:`digits_frechet_distance`, in the
+  feature space of :mod:`scorelib.digits_classifier`) with its two references at a sample size
+  (:func:`digits_fd_references`);
+- the Amari index, relative errors, log-log slopes.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Iterator, Sequence
 
 import torch
 from torch import Tensor
+
+from scorelib.digits_classifier import digits_classifier, digits_features
+from scorelib.distributions import GaussianMixture
+from scorelib.errors import ConfigError
 
 
 def amari_index(p: Tensor) -> Tensor:
@@ -23,24 +34,102 @@ def amari_index(p: Tensor) -> Tensor:
     return (rows + cols) / (2 * n * (n - 1))
 
 
-def _rbf_gram(x: Tensor, y: Tensor, bandwidths: Tensor) -> Tensor:
-    d2 = torch.cdist(x, y).pow(2)
-    return torch.exp(-d2.unsqueeze(0) / (2 * bandwidths.view(-1, 1, 1) ** 2)).sum(0)
+#: The default kernel of :func:`mmd2`: a sum of RBF kernels over a ladder of bandwidths.
+MMD_BANDWIDTHS: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0)
 
 
-def mmd2(x: Tensor, y: Tensor, bandwidths: tuple[float, ...] | Tensor = (0.2, 0.5, 1.0, 2.0)) -> Tensor:
-    """Unbiased MMD² (Gretton et al. 2012, eq. 3) with a sum of RBF kernels.
+def _rbf_kernels(a: Tensor, b: Tensor, bandwidths: Sequence[float]) -> Iterator[Tensor]:
+    """The Gram matrices k_h(a_i, b_j) = exp(-‖a_i - b_j‖²/2h²) ``[n, m]``, one per bandwidth, in order.
 
-    ``x [n, D]``, ``y [m, D]``. Zero in expectation when x and y share a law (may be < 0).
+    Where a bandwidth halves the previous one, its kernel is the previous one to the 4th power (two
+    in-place squarings instead of an exp); each yielded matrix is valid until the next is drawn."""
+    d2 = torch.cdist(a, b).square_()
+    kernel = None
+    for i, h in enumerate(bandwidths):
+        if kernel is not None and h == bandwidths[i - 1] / 2:
+            kernel = kernel.square_().square_()
+        else:
+            kernel = torch.exp(d2 * (-0.5 / h**2))
+        yield kernel
+
+
+def rbf_kernel_mean(a: Tensor, b: Tensor, bandwidths: Sequence[float] = MMD_BANDWIDTHS, *,
+                    block_rows: int | None = None) -> float:
+    """(1/nm) Σ_ij Σ_h k_h(a_i, b_j) for ``a [n, D]``, ``b [m, D]``: the mean of the kernel of :func:`mmd2`.
+
+    ``block_rows=None`` forms the n×m Gram matrix once and sums the bandwidths' means in ``a``'s dtype;
+    ``block_rows=r`` goes through ``r`` rows at a time (memory and cache for large n) and accumulates the
+    sums in float64. Both are the same statistic; they differ in the last bits."""
+    if block_rows is None:
+        return float(sum(kernel.mean() for kernel in _rbf_kernels(a, b, bandwidths)))
+    total, size = 0.0, a.shape[0] * b.shape[0]
+    for rows in a.split(block_rows):
+        for kernel in _rbf_kernels(rows, b, bandwidths):
+            total += float(kernel.sum()) / size
+    return total
+
+
+def mmd2(x: Tensor, y: Tensor, bandwidths: Sequence[float] | Tensor = MMD_BANDWIDTHS, *, biased: bool = False,
+         kyy: float | None = None) -> Tensor:
+    """MMD² between samples ``x [n, D]`` and ``y [m, D]`` with the kernel k = Σ_h exp(-‖x-y‖²/2h²).
+
+    ``biased=False``: the unbiased U-statistic (Gretton et al. 2012, eq. 3), zero in expectation when x and
+    y share a law (may be < 0); a tensor in ``x``'s dtype. ``biased=True``: the V-statistic MMD²_b (their
+    eq. 5) = k̄(x,x) + k̄(y,y) - 2k̄(x,y) with k̄ of :func:`rbf_kernel_mean`: always ≥ 0, and for two samples
+    of one law its mean is the finite-sample floor (1/n + 1/m)(E k(x,x) - E k(x,x')), so "c × the two-sample
+    reference" is a meaningful criterion (c × zero is not); a float64 0-d tensor. ``kyy``: k̄(y,y)
+    precomputed (biased only), when many x are compared with one y.
     """
-    bw = torch.as_tensor(bandwidths, dtype=x.dtype, device=x.device)
+    bandwidths = [float(h) for h in bandwidths]
+    if biased:
+        kyy = rbf_kernel_mean(y, y, bandwidths) if kyy is None else kyy
+        return torch.tensor(rbf_kernel_mean(x, x, bandwidths) + kyy - 2 * rbf_kernel_mean(x, y, bandwidths),
+                            dtype=torch.float64)
+    if kyy is not None:
+        raise ConfigError("kyy (a precomputed kernel mean of y) is for the biased statistic: pass biased=True")
     n, m = x.shape[0], y.shape[0]
-    kxx = _rbf_gram(x, x, bw)
-    kyy = _rbf_gram(y, y, bw)
-    kxy = _rbf_gram(x, y, bw)
-    sxx = (kxx.sum() - kxx.diagonal().sum()) / (n * (n - 1))
-    syy = (kyy.sum() - kyy.diagonal().sum()) / (m * (m - 1))
-    return sxx + syy - 2 * kxy.mean()
+    sxx = sum((k.sum() - k.diagonal().sum()) for k in _rbf_kernels(x, x, bandwidths)) / (n * (n - 1))
+    syy = sum((k.sum() - k.diagonal().sum()) for k in _rbf_kernels(y, y, bandwidths)) / (m * (m - 1))
+    return sxx + syy - 2 * sum(k.mean() for k in _rbf_kernels(x, y, bandwidths))
+
+
+#: The kernel of :func:`mmd2_to_mixture`: a ladder halving from 2 (each kernel the previous one to the 4th power).
+MIXTURE_MMD_BANDWIDTHS: tuple[float, ...] = (2.0, 1.0, 0.5, 0.25)
+
+
+def mmd2_to_mixture(x: Tensor, mix: GaussianMixture,
+                    bandwidths: Sequence[float] = MIXTURE_MMD_BANDWIDTHS) -> tuple[float, float]:
+    """MMD²_b between the sample ``x [n, D]`` and an isotropic mixture itself, with k = Σ_h exp(-‖x-y‖²/2h²),
+    and the floor it has for a perfect sampler, (1/n)(E k(x, x) - E k(x, x')) — both in closed form, because
+    a Gaussian kernel averaged over a Gaussian is Gaussian:
+
+        E_{y~N(μ, v I)} k_h(x, y) = (h²/(h²+v))^{D/2} exp(-‖x-μ‖²/2(h²+v)).
+
+    So "MMD² < c × floor" compares with the exact expected value for exact samples, with no second sample
+    set (and no second source of noise). The n×n term k̄(x, x) is computed in float32, 500 rows at a time."""
+    n, d = x.shape
+    w, mu, var = mix.weights, mix.means, mix.covs[:, 0, 0]
+    xf = x.float()
+    k_xx = rbf_kernel_mean(xf, xf, bandwidths, block_rows=500)
+    x = x.to(torch.float64)
+    xm = torch.cdist(x, mu).pow(2)  # [n, K]
+    mm = torch.cdist(mu, mu).pow(2)  # [K, K]
+    k_xp = k_pp = 0.0
+    for h in bandwidths:
+        h2 = h * h
+        v = h2 + var
+        k_xp = k_xp + ((h2 / v) ** (d / 2) * torch.exp(-xm / (2 * v)) * w).sum(-1).mean()
+        vv = h2 + var[:, None] + var[None, :]
+        k_pp = k_pp + (w[:, None] * w[None, :] * (h2 / vv) ** (d / 2) * torch.exp(-mm / (2 * vv))).sum()
+    floor = (len(bandwidths) - k_pp) / n
+    return float(k_xx - 2 * k_xp + k_pp), float(floor)
+
+
+def mode_weight_error(mix: GaussianMixture, x: Tensor) -> tuple[Tensor, float]:
+    """The mode weights ŵ of a sample ``x [n, D]`` of ``mix`` (:meth:`GaussianMixture.mode_weights`, ``[K]``)
+    and max_k |ŵ_k - w_k|: whether a sampler puts the right mass in each mode."""
+    weights = mix.mode_weights(x)
+    return weights, float((weights - mix.weights).abs().max())
 
 
 def relative_error(estimate: Tensor, truth: Tensor) -> Tensor:
@@ -58,19 +147,6 @@ def loglog_slope(x: Tensor, y: Tensor) -> Tensor:
 # --------------------------------------------------------------------------------------------
 # Fréchet distance in the feature space of the library's digits classifier (ours, not FID)
 # --------------------------------------------------------------------------------------------
-
-#: Where the committed classifier lives (a scorelib artifact folder: weights, config, manifest).
-DIGITS_CLASSIFIER_DIR = Path(__file__).resolve().parent / "assets" / "digits_classifier"
-#: Its architecture and training; stored with the weights and compared on load.
-DIGITS_CLASSIFIER_CONFIG: dict = {
-    "hidden": [256, 64],
-    "activation": "relu",
-    "steps": 3000,
-    "batch_size": 128,
-    "lr": 1e-3,
-    "weight_decay": 1e-2,
-    "seed": 0,
-}
 
 
 def frechet_distance(features_a: Tensor, features_b: Tensor) -> Tensor:
@@ -91,84 +167,27 @@ def frechet_distance(features_a: Tensor, features_b: Tensor) -> Tensor:
     return (mu_a - mu_b).pow(2).sum() + torch.trace(cov_a) + torch.trace(cov_b) - 2 * cross
 
 
-def _digits_classifier_net() -> torch.nn.Module:
-    from scorelib.nets.mlp import MLP
-
-    cfg = DIGITS_CLASSIFIER_CONFIG
-    return MLP(64, 10, hidden=tuple(cfg["hidden"]), activation=cfg["activation"])
-
-
-def train_digits_classifier(directory: str | Path | None = None, progress: bool = False) -> tuple[torch.nn.Module, float]:
-    """Train the digits classifier (an MLP 64-256-64-10 on the training split, with the book's one
-    training loop) and save it as an artifact folder in ``directory`` (default
-    :data:`DIGITS_CLASSIFIER_DIR`). Returns ``(model, test accuracy)``; raises if accuracy < 0.95."""
-    from scorelib.artifacts import save_artifacts
-    from scorelib.datasets import digits
-    from scorelib.training import TrainConfig, train
-
-    cfg = DIGITS_CLASSIFIER_CONFIG
-    x, y = digits("train", dtype=torch.float32)
-    data = torch.cat([x.flatten(1), y[:, None].float()], dim=1)  # [n, 65]: pixels, then the label
-
-    def loss_fn(net, batch, generator):
-        return torch.nn.functional.cross_entropy(net(batch[:, :64]), batch[:, 64].long())
-
-    g = torch.Generator().manual_seed(cfg["seed"])
-    with torch.random.fork_rng(devices=[]):  # the initial weights, without touching the global stream
-        torch.manual_seed(cfg["seed"])
-        net = _digits_classifier_net()
-    result = train(net, loss_fn, data, TrainConfig(steps=cfg["steps"], batch_size=cfg["batch_size"], lr=cfg["lr"],
-                                                   weight_decay=cfg["weight_decay"], ema_decay=None),
-                   g, progress=progress, description="digits classifier")
-    model = result.model.eval()
-    accuracy = digits_test_accuracy(model)
-    if accuracy < 0.95:
-        raise RuntimeError(f"the digits classifier reached only {accuracy:.3f} test accuracy (< 0.95)")
-    save_artifacts(directory or DIGITS_CLASSIFIER_DIR, model.state_dict(), cfg)
-    return model, accuracy
-
-
-def digits_test_accuracy(model: torch.nn.Module) -> float:
-    """Accuracy of ``model`` on the digits test split."""
-    from scorelib.datasets import digits
-
-    x, y = digits("test", dtype=torch.float32)
-    with torch.no_grad():
-        return float((model(x.flatten(1)).argmax(-1) == y).double().mean())
-
-
-def digits_classifier(directory: str | Path | None = None, verbose: bool = True) -> torch.nn.Module:
-    """The library's digits classifier, loaded from its committed artifact folder (checked against its
-    sha256 manifest and :data:`DIGITS_CLASSIFIER_CONFIG`); trained once, with a message, if absent."""
-    from scorelib.artifacts import load_artifacts
-    from scorelib.errors import MissingArtifactError
-
-    directory = directory or DIGITS_CLASSIFIER_DIR
-    try:
-        state = load_artifacts(directory, DIGITS_CLASSIFIER_CONFIG,
-                               retrain_hint="delete the folder and call scorelib.metrics.train_digits_classifier()")
-    except MissingArtifactError:
-        print(f"scorelib: no digits classifier in {directory}; training it once (about 20 s on a CPU)...")
-        model, accuracy = train_digits_classifier(directory)
-        print(f"scorelib: digits classifier saved, test accuracy {accuracy:.3f}")
-        return model
-    model = _digits_classifier_net()
-    model.load_state_dict(state)
-    model.eval()
-    if verbose:
-        print(f"digits classifier (MLP 64-256-64-10, scorelib asset): test accuracy {digits_test_accuracy(model):.3f}")
-    return model
-
-
-def digits_features(model: torch.nn.Module, images: Tensor) -> Tensor:
-    """Penultimate-layer features ``[n, 64]`` of the digits classifier for ``images [n, 1, 8, 8]`` in [-1, 1]."""
-    with torch.no_grad():
-        return model.net[:-1](images.reshape(images.shape[0], 64).float().cpu())
-
-
 def digits_frechet_distance(images_a: Tensor, images_b: Tensor, model: torch.nn.Module | None = None) -> float:
     """Our digits Fréchet distance: :func:`frechet_distance` between Gaussian fits of the classifier's
     penultimate-layer features of two image sets ``[n, 1, 8, 8]``. Not FID (no Inception network, 8×8
     images, 64 features): comparable only to itself, at equal sample sizes."""
     model = model if model is not None else digits_classifier(verbose=False)
     return float(frechet_distance(digits_features(model, images_a), digits_features(model, images_b)))
+
+
+def digits_fd_references(n: int, generator: torch.Generator,
+                         model: torch.nn.Module | None = None) -> tuple[float, float]:
+    """The two references of a digits FD computed with ``n`` samples against the test split, at that same n:
+    ``(FD of n real training digits, FD of n draws of a Gaussian fitted to the training pixels)``. The first
+    is the floor at this sample size (the statistic is biased upwards at small n), the second what a model
+    without any structure beyond second moments reaches. Both drawn with ``generator``."""
+    from scorelib.datasets import digits
+
+    train_x, _ = digits("train")
+    test_x, _ = digits("test")
+    idx = torch.randperm(len(train_x), generator=generator)[:n]
+    flat = train_x.flatten(1).double()
+    cov = torch.cov(flat.T) + 1e-6 * torch.eye(64, dtype=torch.float64)
+    gauss = flat.mean(0) + torch.randn(n, 64, generator=generator, dtype=torch.float64) @ torch.linalg.cholesky(cov).T
+    return (digits_frechet_distance(train_x[idx], test_x, model),
+            digits_frechet_distance(gauss.float().reshape(n, 1, 8, 8), test_x, model))

@@ -6,6 +6,8 @@
   ᾱ_t and the coefficients of the forward posterior q(x_{t-1} | x_t, x_0) (their eq. 6-7);
   :meth:`DDPMSchedule.respaced` samples with fewer steps (Nichol & Dhariwal 2021, §4).
 - :func:`rescaled_cosine_betas` — the schedule of Neural Diffusion Processes (Dutordoir et al. 2022).
+- :class:`DiscreteVPSDE` (:meth:`DDPMSchedule.as_vpsde`) — a DDPM schedule as a VP SDE in units of steps, exact
+  at the integer steps: the marginal interface of :mod:`scorelib.sde` for a discrete chain.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import torch
 from torch import Tensor
 
 from scorelib.errors import ConfigError
+from scorelib.sde import SDE
 
 
 def geometric_sigmas(sigma_max: float, sigma_min: float, n: int, dtype: torch.dtype = torch.float64) -> Tensor:
@@ -145,6 +148,12 @@ class DDPMSchedule:
         prev = torch.cat([torch.ones(1, dtype=torch.float64), kept[:-1]])
         return DDPMSchedule(1 - kept / prev), timesteps
 
+    def as_vpsde(self) -> DiscreteVPSDE:
+        """This chain as a VP SDE on t ∈ [0, T] in units of steps (:class:`DiscreteVPSDE`): its marginal
+        at integer t is q(x_t | x_0) = N(√ᾱ_t x_0, (1-ᾱ_t) I) exactly, so every consumer of the
+        :class:`scorelib.sde.SDE` interface (an exact-score oracle, the SDE samplers) serves DDPM too."""
+        return DiscreteVPSDE(self)
+
     def sigma2(self, variance: Variance = "beta") -> Tensor:
         """The reverse-process variance σ_t² ``[T]``: β_t, or β̃_t (Ho et al. 2020, §3.2: "both had
         similar results"). β̃_1 = 0 is replaced by β̃_2 where a variance must be positive (t = 1 adds no
@@ -165,3 +174,74 @@ class DDPMSchedule:
             raise ConfigError(f"steps must lie in 1..{self.T}")
         v = values[t - 1].to(dtype=like.dtype, device=like.device)
         return v.reshape(v.shape + (1,) * (like.dim() - v.dim())) if v.dim() else v
+
+
+class DiscreteVPSDE(SDE):
+    """A DDPM schedule as a VP SDE dx = -½β(t) x dt + √β(t) dW on t ∈ [0, T], time in units of steps.
+
+    β(t) = -log α_i on (i-1, i] (piecewise constant), so B(t) = ∫_0^t β = -log ᾱ_i at every integer step
+    i and the kernel N(e^{-B/2} x_0, (1 - e^{-B}) I) (Song et al. 2021, eq. 33) is DDPM's q(x_i | x_0) =
+    N(√ᾱ_i x_0, (1-ᾱ_i) I) (Ho et al. 2020, eq. 4); the one-step transition from i-1 to i is
+    N(√α_i x, β_i I), the forward step of the chain. At integer t the marginal is computed from ᾱ
+    itself (bitwise the schedule's values); between steps log ᾱ is linear in t. For the linear schedule
+    this is the discretisation that Song et al. (2021, §3.4) send to the continuous VP SDE with
+    β(t/T) ≈ T β_t. Prior N(0, I) (ᾱ_T ≈ 0).
+    """
+
+    def __init__(self, schedule: DDPMSchedule) -> None:
+        self.schedule = schedule
+        self.T = float(schedule.T)
+        self._rates = -torch.log(schedule.alphas)  # [T]: β(t) on (i-1, i]
+        zero = torch.zeros(1, dtype=torch.float64)
+        self._integrated = torch.cat([zero, torch.cumsum(self._rates, 0)])  # [T+1]: B at t = 0..T
+        self._alpha_bars = torch.cat([torch.ones(1, dtype=torch.float64), schedule.alpha_bars])  # [T+1]: ᾱ_0 = 1
+
+    def _time(self, t: Tensor | float) -> Tensor:
+        t = torch.as_tensor(t).to(torch.float64)
+        if bool(((t < 0) | (t > self.T)).any()):
+            raise ConfigError(f"DiscreteVPSDE times lie in [0, {self.schedule.T}] (units of steps)")
+        return t
+
+    @staticmethod
+    def _like(value: Tensor, t: Tensor | float) -> Tensor:
+        """``value`` in ``t``'s floating dtype (float64 for integer steps and Python numbers)."""
+        return value.to(t.dtype) if isinstance(t, Tensor) and t.is_floating_point() else value
+
+    def beta(self, t: Tensor | float) -> Tensor:
+        """β(t) = -log α_i for t ∈ (i-1, i] (β(0) = -log α_1)."""
+        i = torch.ceil(self._time(t)).long().clamp(1, self.schedule.T)
+        return self._like(self._rates[i - 1], t)
+
+    def integrated_beta(self, t: Tensor | float) -> Tensor:
+        """B(t) = ∫_0^t β = -Σ_{j≤i} log α_j + (t - i)(-log α_{i+1}), i = ⌊t⌋."""
+        return self._like(self._b(self._time(t)), t)
+
+    def _b(self, tt: Tensor) -> Tensor:
+        i = torch.floor(tt).long().clamp(0, self.schedule.T - 1)
+        return self._integrated[i] + (tt - i) * self._rates[i]
+
+    def drift(self, x: Tensor, t: Tensor | float) -> Tensor:
+        b = self.beta(t).to(dtype=x.dtype, device=x.device)
+        return -0.5 * (b.reshape(b.shape + (1,) * (x.dim() - b.dim())) if b.dim() else b) * x
+
+    def diffusion(self, t: Tensor | float) -> Tensor:
+        return self.beta(t).sqrt()
+
+    def marginal(self, t: Tensor | float) -> tuple[Tensor, Tensor]:
+        """(√ᾱ_t, √(1-ᾱ_t)) at integer steps (from ᾱ itself), (e^{-B/2}, √(1-e^{-B})) between them."""
+        tt = self._time(t)
+        b = self._b(tt)
+        m, s = torch.exp(-0.5 * b), (-torch.expm1(-b)).sqrt()
+        step = tt == torch.round(tt)
+        ab = self._alpha_bars[torch.round(tt).long()]
+        m, s = torch.where(step, ab.sqrt(), m), torch.where(step, (1 - ab).sqrt(), s)
+        return self._like(m, t), self._like(s, t)
+
+    def langevin_alpha(self, t: Tensor | float, s: Tensor | float) -> Tensor:
+        """α_i = m(t)²/m(s)², 1 - β_i for one step (Song et al. 2021, Algorithm 5)."""
+        m_t, _ = self.marginal(t)
+        m_s, _ = self.marginal(s)
+        return (m_t / m_s) ** 2
+
+    def prior_std(self) -> float:
+        return 1.0

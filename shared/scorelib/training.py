@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -245,9 +245,12 @@ def pack_weights(module: nn.Module, prefix: str) -> dict[str, Tensor]:
     return {f"{prefix}.{k}": v.detach().cpu() for k, v in module.state_dict().items() if k != "n_averaged"}
 
 
-def unpack_weights(module: nn.Module, state: Mapping[str, Tensor], prefix: str) -> nn.Module:
+def unpack_weights(module: nn.Module, state: Mapping[str, Tensor], prefix: str, *,
+                   skip: Collection[str] = ()) -> nn.Module:
     """Load the ``"{prefix}.*"`` entries of ``state`` into ``module`` (strictly: a missing or unexpected
-    key is an error, as for a stale artifact) and return it in eval mode."""
+    key is an error, as for a stale artifact) and return it in eval mode. ``skip``: names stored under
+    the same prefix beside the weights (e.g. ``"losses"``, ``"samples"``), which are not loaded."""
     head = prefix + "."
-    module.load_state_dict({k[len(head):]: v for k, v in state.items() if k.startswith(head)})
+    module.load_state_dict({k[len(head):]: v for k, v in state.items()
+                            if k.startswith(head) and k[len(head):] not in skip})
     return module.eval()
