@@ -11,6 +11,8 @@ from scorelib.errors import ScorelibError
 
 def _parser() -> argparse.ArgumentParser:
     from replications import runner
+    from scorelib.claims import PROFILES
+    from scorelib.runtime import DEVICE_CHOICES
 
     parser = argparse.ArgumentParser(
         prog="python -m replications",
@@ -26,12 +28,12 @@ def _parser() -> argparse.ArgumentParser:
         "errors, 2 for bad input. Default: the full profile evaluated from the committed artifacts.",
     )
     run.add_argument("chapters", nargs="*", metavar="CHAPTER", help="chapter ids (default: all)")
-    run.add_argument("--profile", choices=runner.PROFILES, default="full",
+    run.add_argument("--profile", choices=PROFILES, default="full",
                      help="quick: CI scale (needs --retrain); full: the replication scale (default)")
     run.add_argument("--retrain", action="store_true",
                      help="train from scratch; with --profile full this rewrites the committed artifacts")
-    run.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
-                     help="auto: CUDA if available, else CPU (an absent CUDA is an error, never a fallback)")
+    run.add_argument("--device", choices=DEVICE_CHOICES, default="auto",
+                     help="auto: CUDA if available, else MPS, else CPU (an absent GPU is an error, never a fallback)")
     run.add_argument("--seed", type=int, default=0, help="random seed (default 0; the artifacts use 0)")
     run.add_argument("--output", type=Path, default=runner.DEFAULT_OUTPUT, help="run folder root (default _build/runs)")
     run.add_argument("--no-progress", action="store_true", help="no papermill progress bars")
@@ -59,13 +61,13 @@ def _refresh(chapters: list[str], results: bool) -> int:
 
 def _list() -> int:
     from replications import ROOT, runner
-    from replications.report import format_table
+    from scorelib.claims import text_table
 
     rows = []
     for chapter in runner.available_chapters():
         artifacts = ROOT / chapter / "artifacts" / "MANIFEST.json"
         rows.append([chapter, "yes" if artifacts.exists() else "no", str(runner.notebook_path(chapter).relative_to(ROOT.parent))])
-    print(format_table(rows, ["chapter", "committed artifacts", "notebook"]))
+    print(text_table(["chapter", "committed artifacts", "notebook"], rows))
     return 0
 
 

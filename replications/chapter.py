@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from torch import Tensor
 
 from replications import ROOT
 from scorelib import artifacts, runtime
-from scorelib.claims import ClaimResults
+from scorelib.claims import PROFILES, ClaimResults, check_profile
 from scorelib.errors import ConfigError
 from scorelib.plotting import savefig, use_theme
 from scorelib.training import train_or_load
@@ -31,10 +31,13 @@ def resolved_config(config: Any, seed: int) -> dict:
     return {**asdict(config), "seed": seed}
 
 
-def _check_parameters(profile: Any, retrain: Any, seed: Any, device: Any, output_dir: Any,
-                      profiles: Mapping[str, Any]) -> None:
-    if not isinstance(profile, str) or profile not in profiles:
-        raise ConfigError(f"unknown profile {profile!r}; choose one of {', '.join(profiles)}")
+def check_parameters(profile: Any, retrain: Any, seed: Any, device: Any, output_dir: Any = None,
+                     profiles: Iterable[str] = PROFILES) -> None:
+    """The one check of a run's parameters, for a notebook (:func:`start`) and for the runner before any notebook
+    starts: a :class:`ConfigError` that says how to fix the first bad one. ``profiles``: the chapter's profile
+    names (default :data:`scorelib.claims.PROFILES`). Whether the device exists is :func:`runtime.get_device`'s
+    check."""
+    check_profile(profile, profiles)
     if not isinstance(retrain, bool):
         raise ConfigError(f"retrain must be True or False, got {retrain!r} ({type(retrain).__name__})")
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
@@ -113,7 +116,7 @@ def start(chapter: str, profiles: Mapping[str, Any], *, profile: Any, retrain: A
           output_dir: Any) -> ChapterRun:
     """Validate the notebook's parameters, apply the device/seed/determinism policy and the plot
     theme, print the environment, and return the run. Raises :class:`ConfigError` on bad input."""
-    _check_parameters(profile, retrain, seed, device, output_dir, profiles)
+    check_parameters(profile, retrain, seed, device, output_dir, profiles)
     resolved = runtime.get_device(device)
     runtime.seed_everything(seed)
     runtime.set_deterministic(True)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from replications import CHAPTER_ORDER, ROOT
+from scorelib.claims import markdown_table, text_table
+from scorelib.errors import CorruptArtifactError
 
 
 @dataclass(frozen=True)
@@ -39,15 +41,21 @@ def _order(chapter: str) -> int:
     return CHAPTER_ORDER.index(chapter) if chapter in CHAPTER_ORDER else len(CHAPTER_ORDER)
 
 
+def read(path: Path) -> ChapterMetrics:
+    """One ``metrics.json``; a :class:`CorruptArtifactError` that says how to rewrite it if it cannot be read."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data["chapter"]  # noqa: B018 - every reader needs it
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as err:
+        raise CorruptArtifactError(
+            f"cannot read {path}: {err!r}; run its chapter again to rewrite it (python -m replications run CHAPTER, "
+            f"with --profile full --retrain for a committed one)") from err
+    return ChapterMetrics(Path(path), data)
+
+
 def load(paths: list[Path]) -> list[ChapterMetrics]:
     """Read metrics files, in book order; unreadable files are reported, not skipped silently."""
-    records = []
-    for path in paths:
-        try:
-            records.append(ChapterMetrics(path, json.loads(path.read_text(encoding="utf-8"))))
-        except (OSError, json.JSONDecodeError, KeyError) as err:
-            raise ValueError(f"cannot read {path}: {err}") from err
-    return sorted(records, key=lambda r: (r.data.get("profile", ""), _order(r.chapter)))
+    return sorted(map(read, paths), key=lambda r: (r.data.get("profile", ""), _order(r.chapter)))
 
 
 def run_metrics(output: Path) -> list[ChapterMetrics]:
@@ -60,13 +68,6 @@ def committed_metrics() -> list[ChapterMetrics]:
     return load(sorted(ROOT.glob("*/artifacts/metrics.json")))
 
 
-def format_table(rows: list[list[str]], header: list[str]) -> str:
-    """A fixed-width text table."""
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-    line = lambda r: "  ".join(str(x).ljust(w) for x, w in zip(r, widths)).rstrip()  # noqa: E731
-    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
-
-
 def scoreboard(records: list[ChapterMetrics]) -> str:
     """One row per chapter run: profile, chapter, claims passed/total, failing claims, time, device."""
     rows = [
@@ -74,15 +75,12 @@ def scoreboard(records: list[ChapterMetrics]) -> str:
          f"{r.data.get('wall_time_s', float('nan')):.0f} s", r.data.get("device", "?")]
         for r in records
     ]
-    return format_table(rows, ["profile", "chapter", "claims", "failing", "wall", "device"])
+    return text_table(["profile", "chapter", "claims", "failing", "wall", "device"], rows)
 
 
 def claims_markdown(records: list[ChapterMetrics]) -> str:
     """Every claim of every chapter as one Markdown table (the book's results page)."""
-    lines = ["| chapter | claim | source | paper | measured | criterion | verdict |", "|---|---|---|---|---|---|---|"]
-    for r in records:
-        for c in r.claims:
-            paper = "—" if c["paper"] is None else f"{c['paper']:.3g}"
-            lines.append(f"| {r.chapter} | {c['id']} | {c['source']} | {paper} | {c['measured']:.3g} | "
-                         f"{c.get('criterion', c['tolerance'])} | {'pass' if c['passed'] else 'FAIL'} |")
-    return "\n".join(lines)
+    rows = [[r.chapter, c["id"], c["source"], "—" if c["paper"] is None else f"{c['paper']:.3g}", f"{c['measured']:.3g}",
+             c.get("criterion", c["tolerance"]), "pass" if c["passed"] else "FAIL"]
+            for r in records for c in r.claims]
+    return markdown_table(["chapter", "claim", "source", "paper", "measured", "criterion", "verdict"], rows)

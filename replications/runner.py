@@ -7,7 +7,6 @@ code non-zero; the other chapters still run.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,12 +14,12 @@ from pathlib import Path
 import papermill
 from papermill.exceptions import PapermillExecutionError
 
-from replications import CHAPTER_ORDER, ROOT
-from replications.report import format_table
+from replications import CHAPTER_ORDER, ROOT, report
+from replications.chapter import check_parameters
 from scorelib import errors, runtime
+from scorelib.claims import text_table
 from scorelib.errors import ConfigError
 
-PROFILES: tuple[str, ...] = ("quick", "full")
 DEFAULT_OUTPUT = Path("_build/runs")
 # Errors raised on purpose for bad input: shown as one line, without a traceback.
 USER_ERRORS: frozenset[str] = frozenset(
@@ -52,17 +51,13 @@ class Outcome:
 
 
 def check_request(chapters: list[str], profile: str, retrain: bool, device: str, seed: int) -> list[str]:
-    """Validate everything before any notebook starts; returns the chapters to run."""
+    """Validate everything before any notebook starts (the notebooks' own check, :func:`check_parameters`, and
+    that the device exists); returns the chapters to run."""
     known = available_chapters()
     unknown = [c for c in chapters if c not in known]
     if unknown:
         raise ConfigError(f"unknown chapter(s) {', '.join(unknown)}; available: {', '.join(known)}")
-    if profile not in PROFILES:
-        raise ConfigError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
-    if profile != "full" and not retrain:
-        raise ConfigError(f"--profile {profile} has no committed artifacts (only full does); add --retrain")
-    if seed < 0:
-        raise ConfigError(f"--seed must be non-negative, got {seed}")
+    check_parameters(profile, retrain, seed, device)
     runtime.get_device(device)  # raises DeviceUnavailableError for an absent GPU
     return chapters or known
 
@@ -95,8 +90,8 @@ def run_chapter(chapter: str, *, profile: str, retrain: bool, seed: int, device:
     wall = time.perf_counter() - start
     passed = total = 0
     if metrics_path.exists():
-        claims = json.loads(metrics_path.read_text(encoding="utf-8"))["claims"]
-        passed, total = sum(c["passed"] for c in claims), len(claims)
+        record = report.read(metrics_path)
+        passed, total = record.n_passed, len(record.claims)
     elif error is None:
         error = f"the notebook finished without writing {metrics_path}"
     return Outcome(chapter, passed, total, wall, error, run_dir)
@@ -105,7 +100,7 @@ def run_chapter(chapter: str, *, profile: str, retrain: bool, seed: int, device:
 def summary(outcomes: list[Outcome]) -> str:
     rows = [[o.chapter, f"{o.passed}/{o.total}", f"{o.wall_time_s:.0f} s",
              "ok" if o.ok else (o.error or "claims failed")] for o in outcomes]
-    return format_table(rows, ["chapter", "claims passed", "wall time", "status"])
+    return text_table(["chapter", "claims passed", "wall time", "status"], rows)
 
 
 def run(chapters: list[str], *, profile: str = "full", retrain: bool = False, seed: int = 0, device: str = "auto",

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from scorelib.claims import Claim, ClaimTable
+from scorelib.claims import PROFILES, Claim, ClaimTable, check_profile, text_table
 from scorelib.errors import ConfigError
 
 
@@ -160,3 +160,26 @@ def test_table_looks_up_claims_by_id():
     assert table["b"].id == "b" and table["b"].passes(0.5, "quick")
     with pytest.raises(ConfigError, match=r"unknown claim id 'c'; known: a, b"):
         table["c"]
+
+
+def test_check_profile_accepts_the_profile_names_and_names_them_otherwise():
+    assert PROFILES == ("quick", "full")
+    assert [check_profile(p) for p in PROFILES] == ["quick", "full"]
+    for bad in ("medium", "FULL", None, 1, ["full"]):
+        with pytest.raises(ConfigError, match=r"unknown profile .*; choose one of quick, full"):
+            check_profile(bad)
+    assert check_profile("full", {"full": object()}) == "full"  # a chapter's PROFILES dict: its keys
+    with pytest.raises(ConfigError, match="choose one of full$"):
+        check_profile("quick", {"full": object()})
+
+
+def test_text_table_pads_columns_and_strips_trailing_blanks():
+    table = text_table(["a", "long header", "c"], [["xyz", 1, ""], ["", 2.5, "z"]])
+    assert table.splitlines() == [
+        "a    long header  c",
+        "---  -----------  -",
+        "xyz  1",
+        "     2.5          z",
+    ]
+    assert text_table(["a", "b"], [["1", "2"]], rule=False) == "a  b\n1  2"
+    assert text_table(["only"], []) == "only\n----"

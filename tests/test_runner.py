@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 
-from replications import runner
+from replications import report, runner
 from replications.__main__ import main
+from replications.chapter import check_parameters
+from scorelib.errors import ConfigError, CorruptArtifactError
 
 
 def _run_cli(capsys, *argv: str) -> tuple[int, str]:
@@ -52,6 +56,55 @@ def test_report_without_runs(capsys, tmp_path):
 def test_report_committed(capsys):
     code, out = _run_cli(capsys, "report", "--committed")
     assert code == 0 and "score_matching" in out
+
+
+@pytest.mark.parametrize(
+    ("parameters", "message"),
+    [
+        ({"profile": "medium"}, "unknown profile 'medium'; choose one of quick, full"),
+        ({"retrain": "yes"}, "retrain must be True or False, got 'yes' (str)"),
+        ({"seed": -1}, "seed must be a non-negative int, got -1"),
+        ({"seed": True}, "seed must be a non-negative int, got True (bool)"),
+        ({"device": "tpu"}, "unknown device 'tpu'; choose one of auto, cpu, cuda, mps"),
+        ({"output_dir": 3}, "output_dir must be a path or None"),
+        ({"profile": "quick"}, "run it with retrain=True (runner: --profile quick --retrain)"),
+    ],
+)
+def test_one_parameter_check_for_the_notebooks_and_the_runner(parameters, message):
+    """chapter.check_parameters is what a notebook's set-up cell and the runner's check_request both run."""
+    base = {"profile": "full", "retrain": False, "seed": 0, "device": "cpu", "output_dir": None}
+    args = {**base, **parameters}
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        check_parameters(**args)
+    if "output_dir" not in parameters:
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            runner.check_request([], args["profile"], args["retrain"], args["device"], args["seed"])
+    check_parameters(**base)
+    check_parameters(**{**base, "profile": "quick", "retrain": True, "output_dir": "runs"})
+
+
+def test_a_chapter_checks_against_its_own_profile_names():
+    with pytest.raises(ConfigError, match="choose one of full$"):
+        check_parameters("quick", True, 0, "cpu", None, profiles={"full": None})
+
+
+def test_an_unreadable_metrics_file_is_one_line_that_says_how_to_rewrite_it(tmp_path, capsys):
+    bad = tmp_path / "full" / "score_matching" / "metrics.json"
+    bad.parent.mkdir(parents=True)
+    bad.write_text("{not json", encoding="utf-8")
+    with pytest.raises(CorruptArtifactError, match="run its chapter again"):
+        report.read(bad)
+    bad.write_text('{"claims": []}', encoding="utf-8")  # no chapter id
+    with pytest.raises(CorruptArtifactError, match="cannot read"):
+        report.load([bad])
+    code, out = _run_cli(capsys, "report", "--output", str(tmp_path))
+    assert code == 2 and "cannot read" in out and "Traceback" not in out
+
+
+@pytest.mark.skipif(torch.backends.mps.is_available(), reason="needs a machine without MPS")
+def test_every_device_choice_reaches_the_device_check(capsys):
+    code, out = _run_cli(capsys, "run", "score_matching", "--device", "mps")
+    assert code == 2 and "device 'mps' was requested but is not available" in out
 
 
 @pytest.mark.slow

@@ -9,6 +9,7 @@ import torch
 
 from replications.score_matching import experiment as ex
 from scorelib import losses
+from scorelib.errors import ConfigError
 from scorelib.training import TrainConfig
 
 CPU = torch.device("cpu")
@@ -101,3 +102,15 @@ def test_fit_is_deterministic_on_cpu():
         if key.startswith("cost."):  # timings are measurements of the machine
             continue
         assert torch.equal(first[key], second[key]), key
+
+
+def test_streams_keep_the_committed_seeds():
+    """STREAMS (scorelib.runtime.SeedStreams) seeds part p under run seed s with 1000·s + id(p), the formula the
+    committed artifacts were made with, and each part draws from its own generator."""
+    ids = {"gauss": 1, "ica": 2, "gap": 3, "tweedie": 4, "slice": 5, "cost": 6}
+    assert ex.STREAMS.parts == ids
+    for seed in (0, 7):
+        for part, i in ids.items():
+            assert ex.generator(seed, part).initial_seed() == 1000 * seed + i
+    with pytest.raises(ConfigError, match="unknown random stream 'noise'"):
+        ex.generator(0, "noise")

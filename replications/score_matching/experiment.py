@@ -29,7 +29,7 @@ from scorelib import losses, metrics
 from scorelib.claims import Claim, ClaimTable
 from scorelib.distributions import GaussianMixture
 from scorelib.nets import MLP
-from scorelib.runtime import make_generator
+from scorelib.runtime import SeedStreams, make_generator
 from scorelib.training import TrainConfig, minimise_lbfgs, train
 
 CHAPTER = "score_matching"
@@ -78,12 +78,8 @@ FULL = Config(
 PROFILES: dict[str, Config] = {"quick": QUICK, "full": FULL}
 
 # Sub-experiments draw from their own generators, so changing one never shifts another's data.
-_PARTS = {"gauss": 1, "ica": 2, "gap": 3, "tweedie": 4, "slice": 5, "cost": 6}
-
-
-def generator(seed: int, part: str) -> torch.Generator:
-    """The CPU generator of one sub-experiment (data are drawn on the CPU, then moved once)."""
-    return make_generator(1000 * seed + _PARTS[part], "cpu")
+STREAMS = SeedStreams({"gauss": 1, "ica": 2, "gap": 3, "tweedie": 4, "slice": 5, "cost": 6})
+generator = STREAMS.generator
 
 
 # --------------------------------------------------------------------------------------------
@@ -246,7 +242,7 @@ def dsm_esm_gap(cfg: Config, seed: int, device: torch.device,
         net = random_score_net(2, float(scale), g).to(device)
         idx = torch.randint(0, cfg.parzen_points, (cfg.gap_samples,), generator=g)
         x = points[idx].to(device)
-        noisy = x + sigma * torch.randn(x.shape, generator=g, dtype=DTYPE).to(device)
+        noisy, _ = losses.add_noise(x, sigma, g)
         with torch.no_grad():
             esm = losses.fisher_divergence(net, parzen.score, noisy, reduction="none")
             dsm = dsm_loss(net, x, sigma, noisy=noisy, reduction="none")
@@ -257,7 +253,7 @@ def dsm_esm_gap(cfg: Config, seed: int, device: torch.device,
     dae = TiedDAE(2, 16, sigma, g).to(device)
     idx = torch.randint(0, cfg.parzen_points, (cfg.gap_samples,), generator=g)
     x = points[idx].to(device)
-    noisy = x + sigma * torch.randn(x.shape, generator=g, dtype=DTYPE).to(device)
+    noisy, _ = losses.add_noise(x, sigma, g)
     with torch.no_grad():
         j_dae = ((dae.reconstruct(noisy) - x) ** 2).sum(-1).mean()
         j_dsm = dsm_loss(dae, x, sigma, noisy=noisy)
@@ -279,8 +275,7 @@ def fit_tweedie(cfg: Config, seed: int, device: torch.device, progress: bool = T
         return (cfg.tweedie_s * torch.randn(batch, cfg.tweedie_dim, generator=gen, dtype=DTYPE)).to(device)
 
     def loss_fn(net, x, gen):
-        noisy = x + cfg.tweedie_sigma * torch.randn(x.shape, generator=gen, dtype=DTYPE).to(device)
-        return losses.denoising_score_matching(net, x, cfg.tweedie_sigma, noisy=noisy)
+        return losses.denoising_score_matching(net, x, cfg.tweedie_sigma, generator=gen)
 
     result = train(model, loss_fn, sample, cfg.tweedie_train, g, progress=progress, description="DSM, linear score")
     trace = torch.tensor(result.losses, dtype=DTYPE)
@@ -293,7 +288,7 @@ def tweedie_check(cfg: Config, state: dict[str, Tensor], seed: int) -> dict[str,
     g.manual_seed(g.initial_seed() + 10_000)  # test data independent of the training stream
     s, sigma = cfg.tweedie_s, cfg.tweedie_sigma
     x = s * torch.randn(cfg.tweedie_test, cfg.tweedie_dim, generator=g, dtype=DTYPE)
-    noisy = x + sigma * torch.randn(x.shape, generator=g, dtype=DTYPE)
+    noisy, _ = losses.add_noise(x, sigma, g)
     a = float(state["tweedie.a"])
     denoised = noisy + sigma**2 * a * noisy
     return {
@@ -329,7 +324,7 @@ def fit_precision(x: Tensor, method: str, cfg: Config, g: torch.Generator) -> Te
         objective = lambda: losses.sliced_score_matching(  # noqa: E731
             model, x, projections=v, variance_reduction=(method == "SSM-VR"))
     else:
-        noisy = x + cfg.slice_sigma * torch.randn(x.shape, generator=g, dtype=DTYPE).to(x.device)
+        noisy, _ = losses.add_noise(x, cfg.slice_sigma, g)
         objective = lambda: losses.denoising_score_matching(model, x, cfg.slice_sigma, noisy=noisy)  # noqa: E731
     minimise_lbfgs(objective, list(model.parameters()), max_iter=300, tolerance_grad=1e-9)
     return model.precision.detach().cpu()

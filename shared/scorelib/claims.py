@@ -27,7 +27,18 @@ from scorelib.errors import ConfigError
 
 Kind = Literal["abs", "rel", "max", "min", "range"]
 Tolerance = float | tuple[float, float]
+#: The profile names, defined here once: every chapter's ``PROFILES`` maps them to its configs, every claim has a
+#: tolerance for each, and the runner and the notebooks' parameter check accept only these.
 PROFILES: tuple[str, ...] = ("quick", "full")
+
+
+def check_profile(profile: object, profiles: Iterable[str] = PROFILES) -> str:
+    """``profile`` if it is one of ``profiles`` (default :data:`PROFILES`); a :class:`ConfigError` naming
+    them otherwise."""
+    profiles = tuple(profiles)
+    if not isinstance(profile, str) or profile not in profiles:
+        raise ConfigError(f"unknown profile {profile!r}; choose one of {', '.join(profiles)}")
+    return profile
 
 
 @dataclass(frozen=True)
@@ -70,8 +81,7 @@ class Claim:
             raise ConfigError(f"claim {self.id}: kind {self.kind!r} needs the paper's value")
 
     def tolerance(self, profile: str) -> Tolerance:
-        if profile not in PROFILES:
-            raise ConfigError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+        check_profile(profile)
         return self.tolerance_quick if profile == "quick" else self.tolerance_full
 
     def passes(self, measured: float, profile: str) -> bool:
@@ -173,12 +183,8 @@ class ClaimResults:
     def to_text(self) -> str:
         """A fixed-width table of the stable values and every verdict: what nbval compares."""
         rows = [[r[0], r[3], r[4], r[5], r[6]] for r in self._rows(show_unstable=False)]
-        header = ["claim", "paper", "measured", "criterion", "verdict"]
-        widths = [max(len(x) for x in col) for col in zip(header, *rows)]
-        lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths))]
-        lines += ["  ".join(x.ljust(w) for x, w in zip(row, widths)).rstrip() for row in rows]
-        lines.append(f"{self.n_passed}/{len(self.results)} claims pass")
-        return "\n".join(lines)
+        table = text_table(["claim", "paper", "measured", "criterion", "verdict"], rows, rule=False)
+        return f"{table}\n{self.n_passed}/{len(self.results)} claims pass"
 
     def _repr_markdown_(self) -> str:
         return self.to_markdown()
@@ -230,3 +236,17 @@ def markdown_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> s
         return "| " + " | ".join(str(cell).replace("|", "\\|") for cell in cells) + " |"
 
     return "\n".join([line(header), "|" + "---|" * len(header)] + [line(row) for row in rows])
+
+
+def text_table(header: Sequence[str], rows: Iterable[Sequence[object]], *, rule: bool = True) -> str:
+    """A fixed-width text table: columns padded to their widest cell, two spaces apart, no trailing blanks;
+    with ``rule`` a line of dashes under the header. The runner's scoreboards and the claims text of nbval."""
+    rows = [[str(cell) for cell in row] for row in rows]
+    header = [str(cell) for cell in header]
+    widths = [max(len(cell) for cell in col) for col in zip(header, *rows)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(cell.ljust(w) for cell, w in zip(cells, widths)).rstrip()
+
+    lines = [line(header)] + ([line(["-" * w for w in widths])] if rule else []) + [line(row) for row in rows]
+    return "\n".join(lines)
