@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import torch
@@ -186,15 +187,22 @@ def reverse_chain(sched: DDPMSchedule, s: float, kernel: str, n: int, g: torch.G
     return x
 
 
-def kernel_variance_recursion(sched: DDPMSchedule, s: float, kernel: str) -> float:
-    """[calc] The output std/s of the slide or corrected kernel, by the exact variance recursion
-    Var' = c_t² Var + (noise std)², c_t = (2-α) - (1-α²)/v_t (both kernels are linear in x here)."""
+def kernel_variances(sched: DDPMSchedule, s: float, kernel: str) -> Iterator[tuple[int, float]]:
+    """[calc] (t, Var(x_{t-1})) after each reverse step t = T … 1 of the slide or corrected kernel from
+    x_T ~ p_T, by the exact variance recursion Var' = c_t² Var + (noise std)², c_t = (2-α) - (1-α²)/v_t
+    (both kernels are linear in x here)."""
     v = gaussian_marginal_var(sched, s)
     var = float(v[-1])
     for t in range(sched.T, 0, -1):
         beta, alpha = float(sched.betas[t - 1]), math.sqrt(float(sched.alphas[t - 1]))
         c = (2 - alpha) - beta / float(v[t - 1])
         var = c * c * var + (beta**2 if kernel == "slide" else beta)
+        yield t, var
+
+
+def kernel_variance_recursion(sched: DDPMSchedule, s: float, kernel: str) -> float:
+    """[calc] The output std/s of the slide or corrected kernel (:func:`kernel_variances` at t = 1)."""
+    *_, (_, var) = kernel_variances(sched, s, kernel)
     return math.sqrt(var) / s
 
 

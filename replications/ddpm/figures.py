@@ -51,13 +51,8 @@ def reverse_kernels(cfg: ex.Config, kernels: dict[str, float]) -> Figure:
     fig, axes = figure(ncols=2, height=3.2)
     ax = axes[0, 0]
     for kernel, color in (("slide", "C3"), ("corrected", "C0")):
-        var, ratios = float(v[-1]), []
-        for t in range(sched.T, 0, -1):
-            beta, alpha = float(sched.betas[t - 1]), math.sqrt(float(sched.alphas[t - 1]))
-            c = (2 - alpha) - beta / float(v[t - 1])
-            var = c * c * var + (beta**2 if kernel == "slide" else beta)
-            target = float(v[t - 2]) if t > 1 else s**2
-            ratios.append(math.sqrt(var / target))
+        ratios = [math.sqrt(var / (float(v[t - 2]) if t > 1 else s**2))
+                  for t, var in ex.kernel_variances(sched, s, kernel)]
         ax.plot(np.arange(sched.T - 1, -1, -1), ratios, color=color, label=kernel)
     ax.axhline(1.0, color="k", ls="--", lw=1, label="exact posterior")
     ax.set(xlabel="step t (sampling runs right to left)", ylabel="std of chain / std of $p_t$", yscale="log",
