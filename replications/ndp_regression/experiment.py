@@ -270,16 +270,19 @@ def test_set(cfg: Config, kernel: str, seed: int, n_functions: int | None = None
     return TestSet(data.x[:, :cmax], data.y[:, :cmax], mask, data.x[:, cmax:], data.y[:, cmax:])
 
 
+def exact_predictive(cfg: Config, kernel: str, x_context: Tensor, y_context: Tensor,
+                     x_target: Tensor) -> tuple[Tensor, Tensor]:
+    """The exact GP's predictive N(mean [M], cov [M, M]) of the noisy targets given ``x_context [C, D]``,
+    ``y_context [C]`` (:func:`scorelib.gp.gp_posterior` with the data's kernel and noise)."""
+    return gp_posterior(x_context, y_context, x_target, kernel, noise_variance=cfg.noise_variance, include_noise=True,
+                        lengthscale=lengthscale(cfg))
+
+
 def gp_predictive(cfg: Config, kernel: str, ts: TestSet) -> tuple[Tensor, Tensor]:
-    """The exact GP's predictive N(mean [F, M], cov [F, M, M]) of the noisy targets, one function at a time
+    """:func:`exact_predictive` for every test function ``(mean [F, M], cov [F, M, M])``, one function at a time
     (each with its own number of contexts)."""
-    means, covs = [], []
-    for i in range(len(ts.y_target)):
-        m = ts.context_mask[i]
-        mean, cov = gp_posterior(ts.x_context[i, m], ts.y_context[i, m], ts.x_target[i], kernel,
-                                 noise_variance=cfg.noise_variance, include_noise=True, lengthscale=lengthscale(cfg))
-        means.append(mean)
-        covs.append(cov)
+    means, covs = zip(*(exact_predictive(cfg, kernel, ts.x_context[i, m], ts.y_context[i, m], ts.x_target[i])
+                        for i, m in enumerate(ts.context_mask)))
     return torch.stack(means), torch.stack(covs)
 
 
@@ -294,11 +297,14 @@ def fitted_tll(samples: Tensor, y_target: Tensor, jitter: float = 1e-6) -> Tenso
     return gaussian_log_prob(y_target, mean, cov, 0.0) / y_target.shape[-1]
 
 
-def sample_test_set(cfg: Config, net, ts: TestSet, g: torch.Generator, device: torch.device) -> Tensor:
-    """``n_samples`` conditional samples per test function ``[F, S, M]``, all functions in one batch."""
-    out = conditional_samples(net, schedule(cfg), ts.x_context.to(device, DTYPE), ts.y_context.to(device, DTYPE),
-                              ts.x_target.to(device, DTYPE), n_samples=cfg.n_samples, generator=g,
-                              resample=cfg.resample, steps=cfg.sample_steps, context_mask=ts.context_mask.to(device))
+def sample(cfg: Config, net, x_context: Tensor, y_context: Tensor, x_target: Tensor, n_samples: int,
+           g: torch.Generator, device: torch.device, context_mask: Tensor | None = None) -> Tensor:
+    """Conditional samples (RePaint, U = ``resample``, ``sample_steps`` respaced steps) on ``device``, returned
+    on the CPU: ``[S, M]``, or ``[F, S, M]`` for a batch of functions (padded contexts: ``context_mask``)."""
+    out = conditional_samples(net, schedule(cfg), x_context.to(device, DTYPE), y_context.to(device, DTYPE),
+                              x_target.to(device, DTYPE), n_samples=n_samples, generator=g, resample=cfg.resample,
+                              steps=cfg.sample_steps,
+                              context_mask=None if context_mask is None else context_mask.to(device))
     return out.cpu()
 
 
@@ -317,13 +323,12 @@ def fit(cfg: Config, seed: int, device: torch.device, progress: bool = True) -> 
     for kernel in GP_KERNELS:
         state.update(fit_model(cfg, kernel, seed, device, progress))
         net = load_net(cfg, state, kernel, device)
-        state[f"samples.{kernel}"] = sample_test_set(cfg, net, test_set(cfg, kernel, seed), generator(seed, "sample",
-                                                                                                      kernel), device)
+        ts = test_set(cfg, kernel, seed)
+        state[f"samples.{kernel}"] = sample(cfg, net, ts.x_context, ts.y_context, ts.x_target, cfg.n_samples,
+                                            generator(seed, "sample", kernel), device, ts.context_mask)
         xc, yc, xg = figure_inputs(cfg, kernel, seed)
-        state[f"figure.{kernel}"] = conditional_samples(
-            net, schedule(cfg), xc.to(device, DTYPE), yc.to(device, DTYPE), xg.to(device, DTYPE),
-            n_samples=cfg.figure_samples, generator=generator(seed, "figure", kernel), resample=cfg.resample,
-            steps=cfg.sample_steps).cpu()
+        state[f"figure.{kernel}"] = sample(cfg, net, xc, yc, xg, cfg.figure_samples, generator(seed, "figure", kernel),
+                                           device)
         x_prior = xg.to(device, DTYPE).expand(8, -1, -1)
         state[f"prior.{kernel}"] = prior_samples(net, schedule(cfg), x_prior, generator=generator(seed, "prior", kernel),
                                                  steps=cfg.sample_steps).cpu()

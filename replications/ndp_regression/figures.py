@@ -6,8 +6,7 @@ import torch
 from matplotlib.figure import Figure
 
 from replications.ndp_regression.experiment import (GP_KERNELS, LABELS, Config, OracleResult, RegressionResult,
-                                                    figure_inputs, lengthscale)
-from scorelib.gp import gp_posterior
+                                                    exact_predictive, figure_inputs)
 from scorelib.plotting import figure
 
 
@@ -22,8 +21,7 @@ def ndp_vs_gp(cfg: Config, state: dict[str, torch.Tensor], seed: int) -> Figure:
         for y in state[f"prior.{kernel}"]:
             ax.plot(x, y, lw=1, alpha=0.8)
         ax.set(title=f"NDP prior draws ({LABELS[kernel]} data)", ylabel="y")
-        mean, cov = gp_posterior(xc, yc, xg, kernel, noise_variance=cfg.noise_variance, include_noise=True,
-                                 lengthscale=lengthscale(cfg))
+        mean, cov = exact_predictive(cfg, kernel, xc, yc, xg)
         sd = cov.diagonal().sqrt()
         samples = state[f"figure.{kernel}"]
         for col, title in ((1, "NDP conditional samples"), (2, "NDP mean ± 2 sd vs exact GP")):
