@@ -32,7 +32,7 @@ from scorelib.schedules import DDPMSchedule
 from scorelib.training import TrainConfig, TrainResult, pack_weights, train
 
 EpsFn = Callable[[Tensor, Tensor], Tensor]
-BatchFn = Callable[[int, torch.Generator], FunctionBatch]
+FunctionBatchFn = Callable[[int, torch.Generator], FunctionBatch]
 
 
 def unit_to_centred(y: Tensor) -> Tensor:
@@ -56,7 +56,7 @@ def eps_fn(model: nn.Module, x: Tensor, mask: Tensor | None = None, timesteps: T
     return fn
 
 
-def train_ndp(model: nn.Module, batches: BatchFn, schedule: DDPMSchedule,
+def train_ndp(model: nn.Module, batches: FunctionBatchFn, schedule: DDPMSchedule,
               config: TrainConfig, generator: torch.Generator, *, progress: bool = True,
               description: str = "NDP, eq. (8)") -> TrainResult:
     """Fit ``model`` with :func:`~scorelib.losses.ndp_loss` on fresh functions ``batches(batch_size, generator)``
@@ -71,7 +71,7 @@ def _to_device(batch: FunctionBatch, device: torch.device) -> FunctionBatch:
                          None if batch.f is None else batch.f.to(device))
 
 
-def fit_ndp(net: nn.Module, batches: BatchFn, schedule: DDPMSchedule, config: TrainConfig,
+def fit_ndp(net: nn.Module, batches: FunctionBatchFn, schedule: DDPMSchedule, config: TrainConfig,
             generator: torch.Generator, *, device: torch.device | str = "cpu", key: str = "net",
             losses_key: str = "losses", progress: bool = True, description: str = "NDP, eq. (8)") -> dict[str, Tensor]:
     """Train one NDP and pack it as artifact entries: the fit shared by the NDP chapters.
