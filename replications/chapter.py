@@ -8,9 +8,8 @@ A notebook's first code cell holds the papermill parameters; its set-up cell cal
 from __future__ import annotations
 
 import json
-import os
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,9 +18,9 @@ import torch
 from torch import Tensor
 
 from replications import ROOT
+from replications.parameters import check_parameters
 from scorelib import artifacts, runtime
-from scorelib.claims import PROFILES, ClaimResults, check_profile
-from scorelib.errors import ConfigError
+from scorelib.claims import ClaimResults
 from scorelib.plotting import savefig, use_theme
 from scorelib.training import train_or_load
 
@@ -29,28 +28,6 @@ from scorelib.training import train_or_load
 def resolved_config(config: Any, seed: int) -> dict:
     """The chapter config plus the seed: what artifacts are stored with and checked against."""
     return {**asdict(config), "seed": seed}
-
-
-def check_parameters(profile: Any, retrain: Any, seed: Any, device: Any, output_dir: Any = None,
-                     profiles: Iterable[str] = PROFILES) -> None:
-    """The one check of a run's parameters, for a notebook (:func:`start`) and for the runner before any notebook
-    starts: a :class:`ConfigError` that says how to fix the first bad one. ``profiles``: the chapter's profile
-    names (default :data:`scorelib.claims.PROFILES`). Whether the device exists is :func:`runtime.get_device`'s
-    check."""
-    check_profile(profile, profiles)
-    if not isinstance(retrain, bool):
-        raise ConfigError(f"retrain must be True or False, got {retrain!r} ({type(retrain).__name__})")
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ConfigError(f"seed must be a non-negative int, got {seed!r} ({type(seed).__name__})")
-    if not isinstance(device, str) or device.split(":")[0] not in runtime.DEVICE_CHOICES:
-        raise ConfigError(f"unknown device {device!r}; choose one of {', '.join(runtime.DEVICE_CHOICES)}")
-    if output_dir is not None and not isinstance(output_dir, (str, os.PathLike)):
-        raise ConfigError(f"output_dir must be a path or None, got {output_dir!r}")
-    if profile != "full" and not retrain:
-        raise ConfigError(
-            f"profile {profile!r} has no committed artifacts (only 'full' does): run it with "
-            f"retrain=True (runner: --profile {profile} --retrain)"
-        )
 
 
 @dataclass
@@ -115,7 +92,8 @@ class ChapterRun:
 def start(chapter: str, profiles: Mapping[str, Any], *, profile: Any, retrain: Any, seed: Any, device: Any,
           output_dir: Any) -> ChapterRun:
     """Validate the notebook's parameters, apply the device/seed/determinism policy and the plot
-    theme, print the environment, and return the run. Raises :class:`ConfigError` on bad input."""
+    theme, print the environment, and return the run. Raises :class:`~scorelib.errors.ConfigError` on bad
+    input (:func:`~replications.parameters.check_parameters`)."""
     check_parameters(profile, retrain, seed, device, output_dir, profiles)
     resolved = runtime.get_device(device)
     runtime.seed_everything(seed)

@@ -15,7 +15,7 @@ import papermill
 from papermill.exceptions import PapermillExecutionError
 
 from replications import CHAPTER_ORDER, ROOT, report
-from replications.chapter import check_parameters
+from replications.parameters import check_parameters
 from scorelib import errors, runtime
 from scorelib.claims import text_table
 from scorelib.errors import ConfigError

@@ -9,7 +9,7 @@ import torch
 
 from replications import report, runner
 from replications.__main__ import main
-from replications.chapter import check_parameters
+from replications.parameters import check_parameters
 from scorelib.errors import ConfigError, CorruptArtifactError
 
 
@@ -71,7 +71,7 @@ def test_report_committed(capsys):
     ],
 )
 def test_one_parameter_check_for_the_notebooks_and_the_runner(parameters, message):
-    """chapter.check_parameters is what a notebook's set-up cell and the runner's check_request both run."""
+    """parameters.check_parameters is what a notebook's set-up cell and the runner's check_request both run."""
     base = {"profile": "full", "retrain": False, "seed": 0, "device": "cpu", "output_dir": None}
     args = {**base, **parameters}
     with pytest.raises(ConfigError, match=re.escape(message)):
