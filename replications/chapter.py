@@ -68,7 +68,7 @@ class ChapterRun:
         savefig(fig, name, self.output_dir)
 
     def finish(self, results: ClaimResults) -> dict:
-        """Write ``metrics.json`` (DESIGN.md schema) to the run folder, and to the artifacts after a
+        """Write ``metrics.json`` (schema in ARCHITECTURE.md) to the run folder, and to the artifacts after a
         full retrain. Returns it."""
         metrics = {
             "chapter": self.chapter,

@@ -7,7 +7,7 @@ import torch
 from matplotlib.figure import Figure
 
 from replications.ncsn.experiment import Config, FieldResult, ModeStats, level_density, toy, toy_sigmas
-from scorelib.plotting import density_contours, figure, score_field, show_image, tile_images
+from scorelib.plotting import density_contours, figure, loss_curve, score_field, show_image, tile_images
 
 LIM = 9.0
 
@@ -98,10 +98,7 @@ def training_losses(curves: dict[str, torch.Tensor]) -> Figure:
     fig, axes = figure(ncols=len(curves), height=2.8)
     for ax, (name, losses) in zip(axes[0], curves.items()):
         values = losses.double().numpy()
-        window = max(len(values) // 50, 1)
-        smooth = np.convolve(values, np.ones(window) / window, mode="valid")
-        ax.plot(np.arange(1, len(values) + 1), values, color="C0", alpha=0.2, lw=0.5)
-        ax.plot(np.arange(window, len(values) + 1), smooth, color="C0")
+        loss_curve(ax, values)
         lo, hi = np.percentile(values, [0.5, 99])
         ax.set(xlabel="step", title=name, ylim=(lo - 0.05 * abs(lo), hi))
     return fig

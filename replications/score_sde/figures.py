@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from matplotlib.figure import Figure
 
 from replications.score_sde.experiment import (CHAPTER_SAMPLERS, LABELS, Config, LikelihoodResult, MarginalResult,
                                                SamplerResult, conditional_density, mixture, sdes)
 from scorelib.distributions import GaussianMixture
-from scorelib.plotting import density_contours, figure
+from scorelib.plotting import density_contours, figure, loss_curve
 
 LIM = (-4.0, 4.0)
 
@@ -72,11 +71,7 @@ def learned_samplers(cfg: Config, state: dict[str, torch.Tensor], result: Sample
     mix = mixture(cfg)
 
     def losses(ax):
-        loss = state["losses"].numpy()
-        window = max(len(loss) // 50, 1)
-        smooth = np.convolve(loss, np.ones(window) / window, mode="valid")
-        ax.plot(np.arange(1, len(loss) + 1), loss, color="C0", alpha=0.25, lw=0.5)
-        ax.plot(np.arange(window, len(loss) + 1), smooth, color="C0")
+        loss_curve(ax, state["losses"].numpy(), raw_alpha=0.25)
         ax.set(xscale="log", xlabel="step", ylabel="eq. (7) loss, λ = s(t)²", title="training")
 
     return sample_grid(mix, {s: state[f"learned.{s}"] for s in CHAPTER_SAMPLERS}, result, losses,

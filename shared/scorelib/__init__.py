@@ -1,6 +1,6 @@
 """scorelib: the shared library of the score-based modelling replication book.
 
-One concept per module (see ``DESIGN.md``):
+One concept per module (the map, and how a chapter uses them: ``ARCHITECTURE.md``):
 
 - :mod:`scorelib.runtime` — device, seed, thread and determinism policy; provenance.
 - :mod:`scorelib.errors` — the user-facing errors (each says how to fix it).
@@ -12,7 +12,7 @@ One concept per module (see ``DESIGN.md``):
 - :mod:`scorelib.schedules` — geometric σ's (NCSN), linear/cosine β's and the DDPM posterior (``DDPMSchedule``).
 - :mod:`scorelib.parameterization` — ε ↔ x₀ ↔ μ̃ ↔ score conversions.
 - :mod:`scorelib.losses` — score matching (Hyvärinen, sliced, denoising), NCSN, DDPM and SDE objectives.
-- :mod:`scorelib.samplers` — one signature and a registry: Langevin, annealed Langevin, DDPM ancestral,
+- :mod:`scorelib.samplers` — one signature (``Sampler``) and a registry: Langevin, annealed Langevin, DDPM ancestral,
   reverse-SDE predictors and correctors, the probability-flow ODE, RePaint.
 - :mod:`scorelib.likelihood` — the DDPM VLB in bits/dim; log-likelihood through the probability-flow ODE.
 - :mod:`scorelib.ndp` — Neural Diffusion Processes: training on function batches, prior and RePaint-conditioned samples.
@@ -20,8 +20,9 @@ One concept per module (see ``DESIGN.md``):
 - :mod:`scorelib.training` — the one training loop, L-BFGS (+ Newton polish) for deterministic fits, ``train_or_load``.
 - :mod:`scorelib.artifacts` — committed weights with config, metrics and a sha256 manifest; atomic swaps.
 - :mod:`scorelib.metrics` — Amari index, MMD, relative errors, the digits-classifier Fréchet distance.
+- :mod:`scorelib.digits_classifier` — the digits classifier behind our Fréchet distance: training, loading, features.
 - :mod:`scorelib.claims` — paper claims, tolerances and verdicts.
-- :mod:`scorelib.plotting` — one theme, fixed figure sizes and DPI, ``savefig``.
+- :mod:`scorelib.plotting` — one theme, fixed figure sizes and DPI, ``savefig``; image tiles, density contours, loss curves.
 """
 
 __version__ = "0.1.0"

@@ -31,6 +31,7 @@ from torch import Tensor
 
 from scorelib.errors import ConfigError
 from scorelib.likelihood import exact_divergence, random_probe
+from scorelib.runtime import standard_normal
 from scorelib.parameterization import PREDICTIONS, marginal_sample, posterior_mean
 from scorelib.schedules import DDPMSchedule
 from scorelib.sde import SDE
@@ -51,11 +52,6 @@ def _reduce(values: Tensor, reduction: Reduction) -> Tensor:
     raise ConfigError(f"unknown reduction {reduction!r}; choose 'mean' or 'none'")
 
 
-def _standard_normal(x: Tensor, generator: torch.Generator | None) -> Tensor:
-    """z ~ N(0, I) shaped like ``x``, drawn on the generator's device (``x``'s without one), moved to ``x``'s."""
-    device = generator.device if generator is not None else x.device
-    return torch.randn(x.shape, generator=generator, dtype=x.dtype, device=device).to(x.device)
-
 
 def _draw_t_and_noise(x: Tensor, generator: torch.Generator | None, t: Tensor | None, noise: Tensor | None,
                       draw_t: Callable[[torch.device], Tensor]) -> tuple[Tensor, Tensor]:
@@ -65,13 +61,13 @@ def _draw_t_and_noise(x: Tensor, generator: torch.Generator | None, t: Tensor | 
     if t is None:
         t = draw_t(generator.device if generator is not None else x.device)
     if noise is None:
-        noise = _standard_normal(x, generator)
+        noise = standard_normal(x.shape, generator, like=x)
     return t.to(x.device), noise.to(x.device)
 
 
 def add_noise(x: Tensor, sigma: float | Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
     """x̃ = x + σz, z ~ N(0, I) drawn from ``generator`` (on its device, then moved to x's). Returns ``(x̃, z)``."""
-    z = _standard_normal(x, generator)
+    z = standard_normal(x.shape, generator, like=x)
     return x + sigma * z, z
 
 

@@ -27,11 +27,11 @@ from torch import Tensor, nn
 from scorelib.datasets import FunctionBatch
 from scorelib.errors import ConfigError
 from scorelib.losses import ndp_loss
-from scorelib.samplers import ddpm_ancestral, repaint
+from scorelib.runtime import standard_normal
+from scorelib.samplers import EpsModel, ddpm_ancestral, repaint
 from scorelib.schedules import DDPMSchedule
 from scorelib.training import TrainConfig, TrainResult, pack_weights, train
 
-EpsFn = Callable[[Tensor, Tensor], Tensor]
 FunctionBatchFn = Callable[[int, torch.Generator], FunctionBatch]
 
 
@@ -46,7 +46,7 @@ def centred_to_unit(y: Tensor) -> Tensor:
     return (y + 1) / 2
 
 
-def eps_fn(model: nn.Module, x: Tensor, mask: Tensor | None = None, timesteps: Tensor | None = None) -> EpsFn:
+def eps_fn(model: nn.Module, x: Tensor, mask: Tensor | None = None, timesteps: Tensor | None = None) -> EpsModel:
     """``(y_t [b, n], t 0-d) -> ε [b, n]``: the network with its inputs ``x [b, n, D]`` (and mask) closed
     over, in the sampler's calling convention. ``timesteps`` maps a respaced step k to the network's step
     ``timesteps[k - 1]`` (:meth:`DDPMSchedule.respaced`)."""
@@ -95,15 +95,12 @@ def _schedule(schedule: DDPMSchedule, steps: int | None) -> tuple[DDPMSchedule, 
     return schedule.respaced(steps)
 
 
-def _noise(shape: tuple[int, ...], generator: torch.Generator, like: Tensor) -> Tensor:
-    return torch.randn(shape, generator=generator, dtype=like.dtype, device=generator.device).to(like.device)
-
 
 def prior_samples(model: nn.Module, schedule: DDPMSchedule, x: Tensor, *, generator: torch.Generator,
                   steps: int | None = None) -> Tensor:
     """Function values ``[b, n]`` at inputs ``x [b, n, D]``, one draw per function, by ancestral sampling."""
     sched, timesteps = _schedule(schedule, steps)
-    y_init = _noise(x.shape[:2], generator, x)
+    y_init = standard_normal(x.shape[:2], generator, like=x)
     return ddpm_ancestral(eps_fn(model, x, None, timesteps), y_init, generator=generator, schedule=sched)
 
 
@@ -142,7 +139,7 @@ def conditional_samples(model: nn.Module, schedule: DDPMSchedule, x_context: Ten
     mask = torch.cat([context_mask, ~target_mask], 1).repeat_interleave(n_samples, 0)  # known entries
     attend = None if bool(real.all()) else real
     sched, timesteps = _schedule(schedule, steps)
-    y_init = _noise(tuple(known.shape), generator, x_all)
+    y_init = standard_normal(tuple(known.shape), generator, like=x_all)
     y = repaint(eps_fn(model, x_all, attend, timesteps), y_init, generator=generator, schedule=sched, known=known,
                 mask=mask, resample=resample, renoise_beta=renoise_beta)
     out = y[:, C:].reshape(B, n_samples, M)

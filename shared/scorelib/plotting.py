@@ -7,7 +7,7 @@ same machine (the figure-regression tests compare them).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib as mpl
@@ -113,3 +113,12 @@ def show_image(ax, img: torch.Tensor | np.ndarray, *, vmin: float, vmax: float, 
     ax.grid(False)
     if title:
         ax.set_title(title, **title_kw)
+
+
+def loss_curve(ax, losses: torch.Tensor | np.ndarray, *, raw_alpha: float = 0.2, color: str = "C0") -> None:
+    """A training-loss curve: the raw losses (faint) and their running mean over 1/50 of the run."""
+    values = np.asarray(losses)
+    window = max(len(values) // 50, 1)
+    smooth = np.convolve(values, np.ones(window) / window, mode="valid")
+    ax.plot(np.arange(1, len(values) + 1), values, color=color, alpha=raw_alpha, lw=0.5)
+    ax.plot(np.arange(window, len(values) + 1), smooth, color=color)

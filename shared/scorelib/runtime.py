@@ -17,6 +17,7 @@ from typing import TypeVar
 
 import numpy as np
 import torch
+from torch import Tensor
 
 from scorelib.errors import ConfigError, DeviceUnavailableError
 
@@ -71,6 +72,13 @@ def make_generator(seed: int, device: torch.device | str = "cpu") -> torch.Gener
     generator = torch.Generator(device=torch.device(device))
     generator.manual_seed(int(seed))
     return generator
+
+
+def standard_normal(shape: tuple[int, ...] | torch.Size, generator: torch.Generator | None, *, like: Tensor) -> Tensor:
+    """z ~ N(0, I) of ``shape`` in ``like``'s dtype, drawn on the generator's device (``like``'s without a
+    generator), then moved to ``like``'s device: a CPU generator gives the same numbers on every device."""
+    device = generator.device if generator is not None else like.device
+    return torch.randn(shape, generator=generator, dtype=like.dtype, device=device).to(like.device)
 
 
 def set_deterministic(enabled: bool = True) -> None:

@@ -37,6 +37,7 @@ from torch import Tensor
 from scorelib.errors import ConfigError
 from scorelib.losses import ScoreFn  # score_fn(x) of Langevin dynamics
 from scorelib.parameterization import eps_to_mean
+from scorelib.runtime import standard_normal
 from scorelib.schedules import DDPMSchedule
 from scorelib.sde import SDE, TimeScoreFn  # score_fn(x, t) of the reverse-SDE samplers
 
@@ -53,10 +54,6 @@ class Sampler(Protocol):
     def __call__(self, model: Callable[..., Tensor], x_init: Tensor, /, *, generator: torch.Generator,
                  return_trajectory: bool = False, **settings: Any) -> SamplerResult: ...
 
-
-def _noise(x: Tensor, generator: torch.Generator) -> Tensor:
-    z = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=generator.device)
-    return z.to(x.device)
 
 
 def run_steps(states: Iterator[Tensor], x_init: Tensor, *, return_trajectory: bool = False,
@@ -90,7 +87,7 @@ def langevin_steps(score_fn: ScoreFn, x_init: Tensor, *, generator: torch.Genera
     noise_scale = math.sqrt(step_size)
     with torch.no_grad():
         for _ in range(n_steps):
-            x = x + 0.5 * step_size * score_fn(x) + noise_scale * _noise(x, generator)
+            x = x + 0.5 * step_size * score_fn(x) + noise_scale * standard_normal(x.shape, generator, like=x)
             yield x
 
 
@@ -120,7 +117,7 @@ def annealed_langevin_steps(score_fn: NoiseConditionalScoreFn, x_init: Tensor, *
             alpha = step_size * sigma**2 / sigma_last**2  # α_i = ε σ_i²/σ_L² (Algorithm 1, line 3)
             level = torch.tensor(sigma, dtype=x.dtype, device=x.device)
             for _ in range(n_steps_each):
-                x = x + 0.5 * alpha * score_fn(x, level) + math.sqrt(alpha) * _noise(x, generator)
+                x = x + 0.5 * alpha * score_fn(x, level) + math.sqrt(alpha) * standard_normal(x.shape, generator, like=x)
                 yield x
 
 
@@ -150,7 +147,7 @@ def _ancestral_step(eps_model: EpsModel, x: Tensor, t: int, schedule: DDPMSchedu
     Algorithm 2, lines 3-4)."""
     x_prev = eps_to_mean(x, eps_model(x, torch.tensor(t, device=x.device)), schedule, t)
     if t > 1:
-        x_prev = x_prev + float(sigmas[t - 1]) * _noise(x, generator)
+        x_prev = x_prev + float(sigmas[t - 1]) * standard_normal(x.shape, generator, like=x)
     return x_prev
 
 
@@ -202,14 +199,14 @@ def repaint_steps(eps_model: EpsModel, x_init: Tensor, *, generator: torch.Gener
             for u in range(1, rounds + 1):
                 # Algorithm 1, lines 5-6: the known coordinates noised to level t-1 (exact at t = 1: ᾱ_0 = 1)
                 if t > 1:
-                    x_known = float(sqrt_ab[t - 2]) * known + float(sqrt_1m_ab[t - 2]) * _noise(x, generator)
+                    x_known = float(sqrt_ab[t - 2]) * known + float(sqrt_1m_ab[t - 2]) * standard_normal(x.shape, generator, like=x)
                 else:
                     x_known = known
                 x_unknown = _ancestral_step(eps_model, x, t, schedule, sigmas, generator)  # lines 7-8
                 x_prev = torch.where(mask, x_known, x_unknown)  # line 9
                 if u < rounds:  # line 10: jump back one step, x_t ~ N(√(1-β) x_{t-1}, β I)
                     beta = float(schedule.betas[t - 1] if renoise_beta == "t" else schedule.betas[t - 2])
-                    x = math.sqrt(1 - beta) * x_prev + math.sqrt(beta) * _noise(x, generator)
+                    x = math.sqrt(1 - beta) * x_prev + math.sqrt(beta) * standard_normal(x.shape, generator, like=x)
             x = x_prev
             yield x
 
@@ -263,7 +260,7 @@ def _predict_euler_maruyama(sde: SDE, score_fn: TimeScoreFn, x: Tensor, t: Tenso
     """x_s = x_t - f̄(x_t, t)·(t - s) + g(t)√(t - s) z, f̄ = f - g²s_θ (Song et al. 2021, eq. 6)."""
     reverse = sde.reverse(score_fn)
     x_mean = x + reverse.drift(x, t) * (s - t)
-    return x_mean + reverse.diffusion(t) * torch.sqrt(t - s) * _noise(x, generator), x_mean
+    return x_mean + reverse.diffusion(t) * torch.sqrt(t - s) * standard_normal(x.shape, generator, like=x), x_mean
 
 
 def _predict_reverse_diffusion(sde: SDE, score_fn: TimeScoreFn, x: Tensor, t: Tensor, s: Tensor,
@@ -273,7 +270,7 @@ def _predict_reverse_diffusion(sde: SDE, score_fn: TimeScoreFn, x: Tensor, t: Te
     the talk's Taylor-approximated reverse kernel."""
     f, g = sde.discretize(x, t, s)
     x_mean = x - f + g**2 * score_fn(x, t)
-    return x_mean + g * _noise(x, generator), x_mean
+    return x_mean + g * standard_normal(x.shape, generator, like=x), x_mean
 
 
 def _predict_ancestral(sde: SDE, score_fn: TimeScoreFn, x: Tensor, t: Tensor, s: Tensor,
@@ -286,7 +283,7 @@ def _predict_ancestral(sde: SDE, score_fn: TimeScoreFn, x: Tensor, t: Tensor, s:
     a, var_ts = sde.transition(t, s)
     x0_hat = (x + std_t**2 * score_fn(x, t)) / m_t
     x_mean = (var_ts * m_s * x0_hat + a * std_s**2 * x) / std_t**2
-    return x_mean + torch.sqrt(std_s**2 * var_ts / std_t**2) * _noise(x, generator), x_mean
+    return x_mean + torch.sqrt(std_s**2 * var_ts / std_t**2) * standard_normal(x.shape, generator, like=x), x_mean
 
 
 def _correct_langevin(sde: SDE, score_fn: TimeScoreFn, x: Tensor, t: Tensor, s: Tensor,
@@ -294,7 +291,7 @@ def _correct_langevin(sde: SDE, score_fn: TimeScoreFn, x: Tensor, t: Tensor, s: 
     """One step of Song et al. (2021), Algorithm 4 (VE) / 5 (VP): ε = 2α(r‖z‖/‖s_θ‖)², x ← x + εs_θ + √(2ε) z,
     with the norms averaged over the batch and α = 1 - β_i for VP-type SDEs (1 otherwise)."""
     grad = score_fn(x, t)
-    z = _noise(x, generator)
+    z = standard_normal(x.shape, generator, like=x)
     grad_norm = grad.flatten(1).norm(dim=-1).mean()
     noise_norm = z.flatten(1).norm(dim=-1).mean()
     alpha = sde.langevin_alpha(t, s).to(dtype=x.dtype, device=x.device)
