@@ -52,10 +52,12 @@ def _refresh(chapters: list[str], results: bool) -> int:
 
     if chapters or not results:  # no chapter named and no --results: every chapter
         chapters = runner.check_request(chapters, "full", False, "cpu", 0)
-    paths = [runner.notebook_path(c) for c in chapters] + ([refresh.RESULTS] if results else [])
-    for path in paths:
-        print(f"executing {path}", flush=True)
-        refresh.execute_in_place(path)
+    for chapter in chapters:
+        print(f"executing {runner.notebook_path(chapter)} and recording artifacts/metrics.json", flush=True)
+        print(refresh.refresh_chapter(chapter)["summary"], flush=True)
+    if results:
+        print(f"executing {refresh.RESULTS}", flush=True)
+        refresh.execute_in_place(refresh.RESULTS)
     return 0
 
 

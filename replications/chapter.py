@@ -20,9 +20,14 @@ from torch import Tensor
 from replications import ROOT
 from replications.parameters import check_parameters
 from scorelib import artifacts, runtime
-from scorelib.claims import ClaimResults
+from scorelib.claims import ClaimResults, compare_results
+from scorelib.errors import ResultsMovedError
 from scorelib.plotting import savefig, use_theme
 from scorelib.training import train_or_load
+
+
+#: Present in an artifact folder while ``python -m replications refresh`` records a new expected result.
+RECORDING = ".recording"
 
 
 def resolved_config(config: Any, seed: int) -> dict:
@@ -69,7 +74,13 @@ class ChapterRun:
 
     def finish(self, results: ClaimResults) -> dict:
         """Write ``metrics.json`` (schema in ARCHITECTURE.md) to the run folder, and to the artifacts after a
-        full retrain. Returns it."""
+        full retrain, and return it.
+
+        An evaluation of the committed full-profile artifacts (``profile="full"``, no retrain, seed 0)
+        is then compared with the committed ``artifacts/metrics.json``: a verdict, a control's verdict or a
+        stable number that moved raises :class:`ResultsMovedError` (after the run's metrics are written,
+        so nothing is lost). A claim that honestly does not replicate is not an error; a change is.
+        """
         metrics = {
             "chapter": self.chapter,
             "profile": self.profile,
@@ -79,6 +90,7 @@ class ChapterRun:
             "wall_time_s": round(time.perf_counter() - self.started, 1),
             "git_commit": runtime.git_commit(ROOT),
             "versions": runtime.versions(),
+            "summary": results.summary(),
             "claims": results.as_dicts(),
         }
         if self.output_dir is not None:
@@ -86,7 +98,20 @@ class ChapterRun:
             (self.output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
         if self.retrain and self.profile == "full":
             artifacts.write_metrics(self.artifact_dir, metrics)
+        elif self.profile == "full" and self.seed == 0:
+            self._compare_with_committed(metrics)
         return metrics
+
+    def _compare_with_committed(self, metrics: dict) -> None:
+        committed = self.artifact_dir / artifacts.METRICS
+        if not committed.exists() or (self.artifact_dir / RECORDING).exists():  # nothing to compare, or re-recording
+            return
+        moves = compare_results(metrics["claims"], json.loads(committed.read_text(encoding="utf-8"))["claims"])
+        if moves:
+            raise ResultsMovedError(
+                f"{self.chapter}: the re-evaluation differs from the committed {committed.relative_to(ROOT.parent)}: "
+                + "; ".join(moves) + f". If the change is intended, record it: python -m replications refresh "
+                f"{self.chapter} (then commit the notebook and artifacts/metrics.json)")
 
 
 def start(chapter: str, profiles: Mapping[str, Any], *, profile: Any, retrain: Any, seed: Any, device: Any,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from replications import CHAPTER_ORDER, ROOT
-from scorelib.claims import markdown_table, text_table
+from scorelib.claims import verdict_of, markdown_table, text_table
 from scorelib.errors import CorruptArtifactError
 
 
@@ -29,12 +29,30 @@ class ChapterMetrics:
         return self.data.get("claims", [])
 
     @property
+    def counted(self) -> list[dict]:
+        """The claims (checks excluded)."""
+        return [c for c in self.claims if not c.get("check", False)]
+
+    @property
+    def checks(self) -> list[dict]:
+        return [c for c in self.claims if c.get("check", False)]
+
+    def count(self, verdict: str) -> int:
+        return sum(verdict_of(c) == verdict for c in self.counted)
+
+    @property
     def n_passed(self) -> int:
-        return sum(bool(c["passed"]) for c in self.claims)
+        """Replicated claims."""
+        return self.count("replicated")
 
     @property
     def failed(self) -> list[str]:
-        return [c["id"] for c in self.claims if not c["passed"]]
+        """Claims not replicated or inconclusive, and checks that fail."""
+        return [c["id"] for c in self.claims if verdict_of(c) != "replicated"]
+
+    @property
+    def control_defects(self) -> list[str]:
+        return [c["id"] for c in self.counted if c.get("control_verdict") == "replicated"]
 
 
 def _order(chapter: str) -> int:
@@ -69,18 +87,28 @@ def committed_metrics() -> list[ChapterMetrics]:
 
 
 def scoreboard(records: list[ChapterMetrics]) -> str:
-    """One row per chapter run: profile, chapter, claims passed/total, failing claims, time, device."""
+    """One row per chapter run: replicated / not replicated / inconclusive claims, checks, what did not
+    replicate, controls that pass (claim defects), wall time and device; then the totals."""
     rows = [
-        [r.data.get("profile", "?"), r.chapter, f"{r.n_passed}/{len(r.claims)}", ", ".join(r.failed) or "—",
+        [r.data.get("profile", "?"), r.chapter, f"{r.n_passed}/{len(r.counted)}", str(r.count("not replicated")),
+         str(r.count("inconclusive")), f"{sum(verdict_of(c) == 'replicated' for c in r.checks)}/{len(r.checks)}",
+         ", ".join(r.failed) or "—", ", ".join(r.control_defects) or "—",
          f"{r.data.get('wall_time_s', float('nan')):.0f} s", r.data.get("device", "?")]
         for r in records
     ]
-    return text_table(["profile", "chapter", "claims", "failing", "wall", "device"], rows)
+    table = text_table(["profile", "chapter", "replicated", "not rep.", "inconcl.", "checks", "not replicated / failing",
+                        "control passes", "wall", "device"], rows)
+    total = sum(len(r.counted) for r in records)
+    return (f"{table}\n\n{sum(r.n_passed for r in records)}/{total} claims replicated · "
+            f"{sum(r.count('not replicated') for r in records)} not replicated · "
+            f"{sum(r.count('inconclusive') for r in records)} inconclusive, in {len(records)} chapter run(s)")
 
 
 def claims_markdown(records: list[ChapterMetrics]) -> str:
     """Every claim of every chapter as one Markdown table (the book's results page)."""
-    rows = [[r.chapter, c["id"], c["source"], "—" if c["paper"] is None else f"{c['paper']:.3g}", f"{c['measured']:.3g}",
-             c.get("criterion", c["tolerance"]), "pass" if c["passed"] else "FAIL"]
+    rows = [[r.chapter, f"**{c['id']}**<br>{c['source']}", verdict_of(c) if not c.get("check") else "check",
+             f"{c['measured']:.3g}", "—" if c["paper"] is None or c.get("reference", "paper") != "paper" else f"{c['paper']:.3g}",
+             c.get("criterion", c["tolerance"]),
+             "—" if c.get("control_measured") is None else f"{c['control_measured']:.3g} ({c.get('control_verdict')})"]
             for r in records for c in r.claims]
-    return markdown_table(["chapter", "claim", "source", "paper", "measured", "criterion", "verdict"], rows)
+    return markdown_table(["chapter", "claim", "verdict", "ours", "paper", "criterion", "control"], rows)

@@ -1,8 +1,10 @@
 """Run chapter notebooks with papermill and print the claims scoreboard.
 
 Each chapter runs into ``<output>/<profile>/<chapter>/``: the executed notebook, ``figures/`` and
-``metrics.json``. A chapter whose cell raises, or whose claims do not all pass, makes the exit
-code non-zero; the other chapters still run.
+``metrics.json``. A chapter whose cell raises makes the exit code non-zero, and so does an
+evaluation of the committed artifacts whose verdicts or stable numbers moved from the committed
+``metrics.json`` (the notebook raises :class:`~scorelib.errors.ResultsMovedError`). A claim that does not
+replicate at our scale is a result, shown as such, not a failure. The other chapters still run.
 """
 
 from __future__ import annotations
@@ -47,7 +49,9 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
-        return self.error is None and self.total > 0 and self.passed == self.total
+        """The notebook ran to its end and recorded its claims. A claim that does not replicate is a
+        result, not a failure; a changed result (ResultsMovedError) or an erroring cell is."""
+        return self.error is None and self.total > 0
 
 
 def check_request(chapters: list[str], profile: str, retrain: bool, device: str, seed: int) -> list[str]:
@@ -91,7 +95,7 @@ def run_chapter(chapter: str, *, profile: str, retrain: bool, seed: int, device:
     passed = total = 0
     if metrics_path.exists():
         record = report.read(metrics_path)
-        passed, total = record.n_passed, len(record.claims)
+        passed, total = record.n_passed, len(record.counted)
     elif error is None:
         error = f"the notebook finished without writing {metrics_path}"
     return Outcome(chapter, passed, total, wall, error, run_dir)
@@ -99,8 +103,8 @@ def run_chapter(chapter: str, *, profile: str, retrain: bool, seed: int, device:
 
 def summary(outcomes: list[Outcome]) -> str:
     rows = [[o.chapter, f"{o.passed}/{o.total}", f"{o.wall_time_s:.0f} s",
-             "ok" if o.ok else (o.error or "claims failed")] for o in outcomes]
-    return text_table(["chapter", "claims passed", "wall time", "status"], rows)
+             "ok" if o.ok else (o.error or "no claims recorded")] for o in outcomes]
+    return text_table(["chapter", "claims replicated", "wall time", "status"], rows)
 
 
 def run(chapters: list[str], *, profile: str = "full", retrain: bool = False, seed: int = 0, device: str = "auto",
@@ -116,7 +120,7 @@ def run(chapters: list[str], *, profile: str = "full", retrain: bool = False, se
     print(summary(outcomes))
     failed = [o for o in outcomes if not o.ok]
     total = sum(o.total for o in outcomes)
-    print(f"\n{sum(o.passed for o in outcomes)}/{total} claims pass in {len(outcomes)} chapter(s); "
+    print(f"\n{sum(o.passed for o in outcomes)}/{total} claims replicated in {len(outcomes)} chapter(s); "
           f"{'all ok' if not failed else 'FAILED: ' + ', '.join(o.chapter for o in failed)}")
     print(f"run folders: {Path(output).resolve() / profile}")
     return outcomes

@@ -12,6 +12,7 @@ import pytest
 from replications import ROOT, runner
 from replications.chapter import resolved_config
 from scorelib.artifacts import load_artifacts
+from scorelib.claims import verdict_of
 
 CHAPTERS = runner.available_chapters()
 PARAMETERS = {"profile": "full", "retrain": False, "seed": 0, "device": "auto", "output_dir": None}
@@ -43,21 +44,47 @@ def test_committed_artifacts_match_full_config(chapter):
     tensors = load_artifacts(directory, resolved_config(experiment.PROFILES["full"], 0))  # raises if stale/corrupt
     assert tensors
     metrics = json.loads((directory / "metrics.json").read_text())
-    assert metrics["profile"] == "full" and metrics["retrain"] is True
+    assert metrics["profile"] == "full" and metrics["seed"] == 0
     assert {c["id"] for c in metrics["claims"]} == {c.id for c in experiment.CLAIMS}
-    assert all(c["passed"] for c in metrics["claims"]), [c["id"] for c in metrics["claims"] if not c["passed"]]
+
+
+def _committed_claims(chapter: str) -> list[dict]:
+    return json.loads((ROOT / chapter / "artifacts" / "metrics.json").read_text())["claims"]
+
+
+#: Chapters whose claims do not all name a control yet (issue 13 is converting them one by one).
+CONTROLS_PENDING: frozenset[str] = frozenset(CHAPTERS)
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_every_counted_claim_has_a_control_and_the_control_fails(chapter):
+    """A claim whose control passes cannot tell the model from the wrong one: a defect of the claim."""
+    if chapter in CONTROLS_PENDING:
+        pytest.xfail(f"{chapter}: negative controls not yet added")
+    claims = [c for c in _committed_claims(chapter) if not c.get("check")]
+    assert claims
+    without = [c["id"] for c in claims if c.get("control") is None]
+    assert not without, f"claims without a control: {without}"
+    passing = [c["id"] for c in claims if c.get("control_verdict") != "not replicated"]
+    assert not passing, f"controls that the criterion does not reject: {passing}"
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("chapter", CHAPTERS)
-def test_quick_retrain_passes_every_claim(chapter, tmp_path):
+def test_quick_retrain_runs_and_agrees_with_the_committed_verdicts(chapter, tmp_path):
+    """A quick retrain through the runner finishes, writes its figures and artifacts (never over the
+    committed ones), no control passes its claim, and every claim replicated at the full profile is
+    replicated at the quick one (with the quick criterion)."""
     (outcome,) = runner.run([chapter], profile="quick", retrain=True, seed=0, device="cpu", output=tmp_path,
                             progress=False)
     assert outcome.error is None, outcome.error
     metrics = json.loads((tmp_path / "quick" / chapter / "metrics.json").read_text())
-    failed = [c for c in metrics["claims"] if not c["passed"]]
-    assert not failed, failed
     assert metrics["profile"] == "quick" and metrics["retrain"] is True and metrics["device"] == "cpu"
+    quick = {c["id"]: c for c in metrics["claims"]}
+    full_replicated = [c["id"] for c in _committed_claims(chapter) if verdict_of(c) == "replicated"]
+    lost = [i for i in full_replicated if verdict_of(quick[i]) != "replicated"]
+    assert not lost, f"replicated at full, not at quick: {[(i, quick[i]['measured']) for i in lost]}"
+    assert not [i for i, c in quick.items() if c.get("control_verdict") == "replicated"]
     assert (tmp_path / "quick" / chapter / "figures").is_dir()
     # quick retrains never write over the committed artifacts
     assert (tmp_path / "quick" / chapter / "artifacts" / "MANIFEST.json").exists()

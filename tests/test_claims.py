@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from scorelib.claims import PROFILES, Claim, ClaimTable, check_profile, text_table
+from scorelib.claims import PROFILES, Claim, ClaimTable, check_profile, compare_results, text_table
 from scorelib.errors import ConfigError
 
 
@@ -121,26 +121,93 @@ def test_unknown_profile_raises():
         claim("max", None, 1.0).passes(0.0, "FULL")
 
 
+def _line(text: str, claim_id: str) -> str:
+    return next(line for line in text.splitlines() if line.startswith(claim_id + " "))
+
+
 def test_to_text_hides_unstable_values_but_shows_their_verdicts():
     text = table().check(MEASURED, "full").to_text()
-    residual_line = next(line for line in text.splitlines() if line.startswith("residual"))
+    residual_line = _line(text, "residual")
     assert "(varies)" in residual_line and "1.23e-09" not in text
-    assert residual_line.rstrip().endswith("pass")
+    assert " replicated " in residual_line
     assert "≤ 1e-06" in residual_line  # the criterion stays visible
-    slope_line = next(line for line in text.splitlines() if line.startswith("slope"))
-    assert "-0.3" in slope_line and slope_line.rstrip().endswith("FAIL")
-    assert text.splitlines()[-1] == "2/3 claims pass"
-    # a failing unstable claim still shows FAIL
+    slope_line = _line(text, "slope")
+    assert "-0.3" in slope_line and "NOT replicated" in slope_line
+    assert text.splitlines()[-1] == "2/3 claims replicated · 1 not replicated · 0 inconclusive"
+    # a failing unstable claim still shows its verdict
     failing = table().check(MEASURED | {"residual": 1e-3}, "full").to_text()
-    assert next(line for line in failing.splitlines() if line.startswith("residual")).rstrip().endswith("FAIL")
+    assert "NOT replicated" in _line(failing, "residual")
 
 
-def test_to_markdown_shows_every_value():
+def test_to_markdown_puts_the_verdict_first_and_shows_every_value():
     md = table().check(MEASURED, "full").to_markdown()
     assert "1.23e-09" in md and "(varies)" not in md
-    assert md.splitlines()[0] == "| claim | source | quantity | paper | measured | criterion | verdict |"
+    assert md.splitlines()[0] == "| claim | verdict | ours | paper | criterion | control |"
     assert sum(line.startswith("| ") for line in md.splitlines()) == 1 + 3  # header + one row each
-    assert "**2/3 claims pass.**" in md
+    assert "**2/3 claims replicated · 1 not replicated · 0 inconclusive.**" in md
+
+
+def controlled() -> ClaimTable:
+    return ClaimTable([
+        Claim("weight", "Paper 2022, §5", "fraction above ½", 0.5, "abs", 0.1, 0.1, control="U = 1"),
+        Claim("calls", "our algebra", "autograd passes", 2.0, "abs", 0.0, 0.0, reference="theory", check=True),
+    ])
+
+
+def test_a_control_is_measured_and_judged_by_the_same_criterion():
+    results = controlled().check({"weight": 0.52, "calls": 2.0}, "full", controls={"weight": 0.64})
+    weight = results.results[0]
+    assert weight.verdict == "replicated" and weight.control_verdict == "not replicated" and not weight.control_defect
+    assert "0.64: rejected" in _line(results.to_text(), "weight")
+    defect = controlled().check({"weight": 0.52, "calls": 2.0}, "full", controls={"weight": 0.55})
+    assert defect.control_defects == ["weight"] and "PASSES (defect)" in _line(defect.to_text(), "weight")
+    assert "CONTROL PASSES (claim defect): weight" in defect.summary()
+
+
+def test_checks_are_shown_but_not_counted():
+    results = controlled().check({"weight": 0.7, "calls": 2.0}, "full", controls={"weight": 0.64})
+    assert len(results.claims) == 1 and len(results.checks) == 1
+    assert results.summary() == "0/1 claims replicated · 1 not replicated · 0 inconclusive · checks 1/1 hold"
+    assert "holds" in _line(results.to_text(), "calls")
+    md = results.to_markdown()
+    assert "| — |" in md and "(theory: 2)" in md, "a theoretical value stays out of the paper column"
+
+
+def test_controls_must_match_the_claims_that_name_one():
+    with pytest.raises(ConfigError, match=r"controls not measured: \['weight'\]"):
+        controlled().check({"weight": 0.5, "calls": 2.0}, "full")
+    with pytest.raises(ConfigError, match=r"name no control: \['calls'\]"):
+        controlled().check({"weight": 0.5, "calls": 2.0}, "full", controls={"weight": 0.6, "calls": 2.0})
+    with pytest.raises(ConfigError, match="a check has no control"):
+        Claim("c", "s", "q", 1.0, "abs", 0.1, 0.1, control="x", check=True)
+    with pytest.raises(ConfigError, match="reference must be"):
+        Claim("c", "s", "q", 1.0, "abs", 0.1, 0.1, reference="recalled")
+
+
+@pytest.mark.parametrize(("value", "se", "verdict"), [
+    (0.55, 0.01, "replicated"),        # 0.53..0.57 inside [0.4, 0.6]
+    (0.59, 0.01, "inconclusive"),      # 0.57..0.61 contains 0.6
+    (0.65, 0.01, "not replicated"),    # 0.63..0.67 outside
+    (0.59, 0.0, "replicated"),         # no uncertainty: the point decides
+    (math.nan, 0.01, "not replicated"),
+])
+def test_an_uncertain_measurement_straddling_a_boundary_is_inconclusive(value, se, verdict):
+    c = Claim("w", "s", "q", 0.5, "abs", 0.1, 0.1, control="c")
+    assert c.verdict(value, "full", se) == verdict
+    results = ClaimTable([c]).check({"w": (value, se)}, "full", controls={"w": 0.9})
+    assert results.results[0].verdict == verdict and results.results[0].se == se
+
+
+def test_compare_results_reports_moved_verdicts_and_stable_numbers_only():
+    old = controlled().check({"weight": 0.52, "calls": 2.0}, "full", controls={"weight": 0.64}).as_dicts()
+    same = controlled().check({"weight": 0.5201, "calls": 2.0}, "full", controls={"weight": 0.6401}).as_dicts()
+    assert compare_results(same, old) == []  # equal at the shown digits
+    moved = controlled().check({"weight": 0.7, "calls": 2.0}, "full", controls={"weight": 0.52}).as_dicts()
+    moves = compare_results(moved, old)
+    assert "weight: verdict replicated → not replicated" in moves
+    assert "weight: control verdict not replicated → replicated" in moves
+    assert "weight: measured 0.52 → 0.7" in moves
+    assert compare_results(same[:1], old) == ["calls: claim removed"]
 
 
 def test_as_dicts_has_the_metrics_json_keys():

@@ -1,8 +1,9 @@
-"""Paper claims as numbers: what the paper says, what we measured, the tolerance, the verdict.
+"""Paper claims as numbers: what the paper says, what we measured, the criterion, the verdict, and
+the negative control that the same criterion must reject.
 
-A :class:`Claim` fixes the criterion once; :meth:`ClaimTable.check` turns a ``{id: measured}``
-mapping into :class:`ClaimResults`, rendered as the chapter's claims table (Markdown for the book,
-fixed-width text for nbval) and as the ``claims`` list of ``metrics.json``.
+A :class:`Claim` fixes the criterion once; :meth:`ClaimTable.check` turns ``{id: measured}`` (and
+``{id: control measured}``) into :class:`ClaimResults`, rendered as the chapter's claims table
+(Markdown for the book, fixed-width text for nbval) and as the ``claims`` list of ``metrics.json``.
 
 Criteria (``kind``), with ``tol`` the profile's tolerance:
 
@@ -12,7 +13,20 @@ Criteria (``kind``), with ``tol`` the profile's tolerance:
 - ``"min"``: measured ≥ tol (a lower bound, e.g. a speed-up)
 - ``"range"``: tol = (lo, hi), lo ≤ measured ≤ hi
 
-A NaN or infinite measurement always fails.
+Verdicts. A claim is *replicated* when its measurement meets the criterion, *not replicated* when it
+does not, and *inconclusive* when the measurement comes with a standard error and the interval
+measured ± 2·se contains a boundary of the criterion. A NaN or infinite measurement is never
+replicated.
+
+Controls. Every counted claim names a *control*: a wrong model, trivial baseline or broken variant,
+measured by the same code path, that the criterion must reject. A control that meets the criterion
+means the claim cannot tell the right model from the wrong one: :attr:`ClaimResult.control_defect`.
+What cannot have a control (an identity, a call count, a closed form against our own algebra) is a
+*check* (``check=True``): shown in the table, never counted as a replicated claim.
+
+``reference`` says what the ``paper`` field holds: a number the paper publishes (``"paper"``), a
+theoretical value (``"theory"``), or our own calculation (``"ours"``); only the first is shown in a
+table's paper column.
 """
 
 from __future__ import annotations
@@ -27,6 +41,11 @@ from scorelib.errors import ConfigError
 
 Kind = Literal["abs", "rel", "max", "min", "range"]
 Tolerance = float | tuple[float, float]
+Reference = Literal["paper", "theory", "ours"]
+Verdict = Literal["replicated", "not replicated", "inconclusive"]
+VERDICTS: tuple[str, ...] = ("replicated", "not replicated", "inconclusive")
+#: A measurement: a value, or ``(value, standard error)``.
+Measured = float | tuple[float, float]
 #: The profile names, defined here once: every chapter's ``PROFILES`` maps them to its configs, every claim has a
 #: tolerance for each, and the runner and the notebooks' parameter check accept only these.
 PROFILES: tuple[str, ...] = ("quick", "full")
@@ -49,13 +68,15 @@ class Claim:
         id: short stable identifier, unique within a chapter.
         source: where the paper says it ("Hyvärinen 2005, §3.1").
         quantity: what is measured, in words or symbols.
-        paper: the paper's number or the analytic truth (None for pure bounds).
+        paper: the reference value (see ``reference``), or None for pure bounds.
         kind: the criterion (see module docstring).
         tolerance_quick, tolerance_full: the tolerance for each profile.
         digits: significant digits shown (and compared by nbval).
-        stable: False for values that are not reproducible to ``digits`` across machines (timings,
-            round-off residuals near machine precision): the checked text table then shows the
-            criterion and verdict only.
+        stable: False for values that are not reproducible to ``digits`` across machines (round-off
+            residuals near machine precision): the checked text table then shows the verdict only.
+        control: the negative control, in words ("RePaint with U = 1"); required unless ``check``.
+        reference: what ``paper`` holds: ``"paper"`` (published), ``"theory"`` or ``"ours"``.
+        check: an identity, call count or self-consistency test: shown, not counted as a claim.
     """
 
     id: str
@@ -67,6 +88,9 @@ class Claim:
     tolerance_full: Tolerance
     digits: int = 3
     stable: bool = True
+    control: str | None = None
+    reference: Reference = "paper"
+    check: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in ("abs", "rel", "max", "min", "range"):
@@ -79,6 +103,10 @@ class Claim:
                 raise ConfigError(f"claim {self.id}: tolerance must be a number, got {tol!r}")
         if self.kind in ("abs", "rel") and self.paper is None:
             raise ConfigError(f"claim {self.id}: kind {self.kind!r} needs the paper's value")
+        if self.reference not in ("paper", "theory", "ours"):
+            raise ConfigError(f"claim {self.id}: reference must be 'paper', 'theory' or 'ours', got {self.reference!r}")
+        if self.check and self.control is not None:
+            raise ConfigError(f"claim {self.id}: a check has no control; make it a claim (check=False) or drop the control")
 
     def tolerance(self, profile: str) -> Tolerance:
         check_profile(profile)
@@ -99,8 +127,31 @@ class Claim:
         lo, hi = tol
         return lo <= measured <= hi
 
+    def boundaries(self, profile: str) -> tuple[float, ...]:
+        """The values at which the verdict flips."""
+        tol = self.tolerance(profile)
+        if self.kind == "abs":
+            return (self.paper - tol, self.paper + tol)
+        if self.kind == "rel":
+            return (self.paper - tol * abs(self.paper), self.paper + tol * abs(self.paper))
+        if self.kind in ("max", "min"):
+            return (tol,)
+        return tuple(tol)
+
+    def verdict(self, measured: float, profile: str, se: float | None = None) -> Verdict:
+        """*replicated* / *not replicated*, or *inconclusive* when measured ± 2·se contains a boundary."""
+        if measured is None or not math.isfinite(measured):
+            return "not replicated"
+        if se is not None:
+            if not math.isfinite(se) or se < 0:
+                raise ConfigError(f"claim {self.id}: a standard error must be finite and ≥ 0, got {se!r}")
+            lo, hi = measured - 2 * se, measured + 2 * se
+            if any(lo <= b <= hi for b in self.boundaries(profile)) and se > 0:
+                return "inconclusive"
+        return "replicated" if self.passes(measured, profile) else "not replicated"
+
     def criterion(self, profile: str) -> str:
-        """The pass criterion in words, e.g. ``'≤ 1e-06'`` or ``'-0.8 ± 2%'``."""
+        """The criterion in words, e.g. ``'≤ 1e-06'`` or ``'-0.8 ± 2%'``."""
         tol = self.tolerance(profile)
         fmt = _fmt
         if self.kind == "abs":
@@ -122,26 +173,71 @@ def _fmt(value: float | None, digits: int) -> str:
     return f"{value:.{digits}g}"
 
 
+def _split(value: Measured) -> tuple[float, float | None]:
+    if isinstance(value, tuple):
+        if len(value) != 2:
+            raise ConfigError(f"a measurement is a number or (value, standard error), got {value!r}")
+        return float(value[0]), float(value[1])
+    return float(value), None
+
+
 @dataclass(frozen=True)
 class ClaimResult:
+    """A claim's measurement and verdict, with its control's."""
+
     claim: Claim
     measured: float
     profile: str
-    passed: bool
+    verdict: Verdict
+    se: float | None = None
+    control_measured: float | None = None
+    control_se: float | None = None
+    control_verdict: Verdict | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict == "replicated"
+
+    @property
+    def control_defect(self) -> bool:
+        """The control meets the criterion: the claim does not tell the model from the wrong one."""
+        return self.control_verdict == "replicated"
 
     def as_dict(self) -> dict:
         """One entry of metrics.json's ``claims`` list."""
         tol = self.claim.tolerance(self.profile)
+        c = self.claim
         return {
-            "id": self.claim.id,
-            "source": self.claim.source,
-            "quantity": self.claim.quantity,
-            "paper": self.claim.paper,
+            "id": c.id,
+            "source": c.source,
+            "quantity": c.quantity,
+            "paper": c.paper,
+            "reference": c.reference,
+            "check": c.check,
             "measured": self.measured,
+            "se": self.se,
             "tolerance": list(tol) if isinstance(tol, tuple) else tol,
-            "criterion": self.claim.criterion(self.profile),
+            "criterion": c.criterion(self.profile),
+            "verdict": self.verdict,
             "passed": self.passed,
+            "stable": c.stable,
+            "digits": c.digits,
+            "control": c.control,
+            "control_measured": self.control_measured,
+            "control_verdict": self.control_verdict,
         }
+
+
+def _show_verdict(r: ClaimResult) -> str:
+    if r.claim.check:
+        return "holds" if r.passed else "FAILS"
+    return {"replicated": "replicated", "not replicated": "NOT replicated", "inconclusive": "inconclusive"}[r.verdict]
+
+
+def _show_value(value: float | None, se: float | None, digits: int) -> str:
+    if value is None:
+        return "—"
+    return _fmt(value, digits) + (f" ± {_fmt(se, 2)}" if se is not None else "")
 
 
 @dataclass
@@ -149,12 +245,42 @@ class ClaimResults:
     results: list[ClaimResult] = field(default_factory=list)
 
     @property
+    def claims(self) -> list[ClaimResult]:
+        """The counted claims (checks excluded)."""
+        return [r for r in self.results if not r.claim.check]
+
+    @property
+    def checks(self) -> list[ClaimResult]:
+        return [r for r in self.results if r.claim.check]
+
+    def count(self, verdict: Verdict) -> int:
+        return sum(r.verdict == verdict for r in self.claims)
+
+    @property
     def n_passed(self) -> int:
-        return sum(r.passed for r in self.results)
+        """Replicated claims (checks are not counted)."""
+        return self.count("replicated")
 
     @property
     def all_passed(self) -> bool:
-        return self.n_passed == len(self.results)
+        """Every claim replicated and every check holds."""
+        return all(r.passed for r in self.results)
+
+    @property
+    def control_defects(self) -> list[str]:
+        """Claims whose control meets the criterion (a defect of the claim, never of the model)."""
+        return [r.claim.id for r in self.claims if r.control_defect]
+
+    def summary(self) -> str:
+        """'12/13 claims replicated · 1 not replicated · 0 inconclusive · checks 3/3 hold'."""
+        n = len(self.claims)
+        text = (f"{self.count('replicated')}/{n} claims replicated · {self.count('not replicated')} not replicated"
+                f" · {self.count('inconclusive')} inconclusive")
+        if self.checks:
+            text += f" · checks {sum(r.passed for r in self.checks)}/{len(self.checks)} hold"
+        if self.control_defects:
+            text += f" · CONTROL PASSES (claim defect): {', '.join(self.control_defects)}"
+        return text
 
     def as_dicts(self) -> list[dict]:
         return [r.as_dict() for r in self.results]
@@ -162,29 +288,41 @@ class ClaimResults:
     def to_json(self) -> str:
         return json.dumps(self.as_dicts(), indent=2, ensure_ascii=False)
 
-    def _rows(self, show_unstable: bool) -> list[list[str]]:
+    def _control(self, r: ClaimResult, show_unstable: bool) -> str:
+        if r.claim.check:
+            return "(check)"
+        if r.claim.control is None or r.control_verdict is None:
+            return "none"
+        value = _show_value(r.control_measured, r.control_se, r.claim.digits)
+        if not (r.claim.stable or show_unstable):
+            value = "(varies)"
+        return f"{value}: {'PASSES (defect)' if r.control_defect else 'rejected'}"
+
+    HEADER = ["claim", "verdict", "ours", "paper", "criterion", "control"]
+
+    def to_markdown(self) -> str:
+        """The claims table for the book: verdict first, every measured value, the control beside it."""
         rows = []
         for r in self.results:
             c = r.claim
-            measured = _fmt(r.measured, c.digits) if (c.stable or show_unstable) else "(varies)"
-            rows.append(
-                [c.id, c.source, c.quantity, _fmt(c.paper, c.digits), measured, c.criterion(r.profile),
-                 "pass" if r.passed else "FAIL"]
-            )
-        return rows
-
-    HEADER = ["claim", "source", "quantity", "paper", "measured", "criterion", "verdict"]
-
-    def to_markdown(self) -> str:
-        """The claims table for the book (every measured value shown)."""
-        table = markdown_table(self.HEADER, self._rows(show_unstable=True))
-        return f"{table}\n\n**{self.n_passed}/{len(self.results)} claims pass.**"
+            paper = _fmt(c.paper, c.digits) if c.reference == "paper" else "—"
+            target = "" if c.reference == "paper" or c.paper is None else f" ({c.reference}: {_fmt(c.paper, c.digits)})"
+            control = self._control(r, True)
+            if c.control is not None:
+                control = f"{c.control} — {control}"
+            rows.append([f"**{c.id}**<br>{c.quantity}<br>*{c.source}*", _show_verdict(r),
+                         _show_value(r.measured, r.se, c.digits), paper, c.criterion(r.profile) + target, control])
+        return f"{markdown_table(self.HEADER, rows)}\n\n**{self.summary()}.**"
 
     def to_text(self) -> str:
-        """A fixed-width table of the stable values and every verdict: what nbval compares."""
-        rows = [[r[0], r[3], r[4], r[5], r[6]] for r in self._rows(show_unstable=False)]
-        table = text_table(["claim", "paper", "measured", "criterion", "verdict"], rows, rule=False)
-        return f"{table}\n{self.n_passed}/{len(self.results)} claims pass"
+        """A fixed-width table of the stable values, every verdict and every control: what nbval compares."""
+        rows = []
+        for r in self.results:
+            c = r.claim
+            ours = _show_value(r.measured, r.se, c.digits) if c.stable else "(varies)"
+            rows.append([c.id, _show_verdict(r), ours, c.criterion(r.profile), self._control(r, False)])
+        table = text_table(["claim", "verdict", "ours", "criterion", "control"], rows, rule=False)
+        return f"{table}\n{self.summary()}"
 
     def _repr_markdown_(self) -> str:
         return self.to_markdown()
@@ -213,18 +351,54 @@ class ClaimTable:
                 return c
         raise ConfigError(f"unknown claim id {claim_id!r}; known: {', '.join(c.id for c in self.claims)}")
 
-    def check(self, measured: Mapping[str, float], profile: str) -> ClaimResults:
-        """Verdicts for every claim; a claim without a measurement, or an unknown id, is an error."""
+    def check(self, measured: Mapping[str, Measured], profile: str,
+              controls: Mapping[str, Measured] | None = None) -> ClaimResults:
+        """Verdicts for every claim and its control. Every claim needs a measurement, every claim that
+        names a control needs the control's; an unknown id is an error."""
+        controls = dict(controls or {})
         known = {c.id for c in self.claims}
-        missing = known - set(measured)
-        unknown = set(measured) - known
+        with_control = {c.id for c in self.claims if c.control is not None}
+        missing, unknown = known - set(measured), set(measured) - known
         if missing or unknown:
             raise ConfigError(f"claims not measured: {sorted(missing)}; unknown claim ids: {sorted(unknown)}")
+        if set(controls) != with_control:
+            raise ConfigError(f"controls not measured: {sorted(with_control - set(controls))}; measured for claims "
+                              f"that name no control: {sorted(set(controls) - with_control)}")
         results = []
         for c in self.claims:
-            value = float(measured[c.id])
-            results.append(ClaimResult(c, value, profile, c.passes(value, profile)))
+            value, se = _split(measured[c.id])
+            row = {"measured": value, "se": se, "verdict": c.verdict(value, profile, se)}
+            if c.id in controls:
+                cv, cse = _split(controls[c.id])
+                row.update(control_measured=cv, control_se=cse, control_verdict=c.verdict(cv, profile, cse))
+            results.append(ClaimResult(c, profile=profile, **row))
         return ClaimResults(results)
+
+
+def verdict_of(entry: Mapping) -> str:
+    """The verdict of a metrics.json claim entry (older entries carry only ``passed``)."""
+    return entry.get("verdict") or ("replicated" if entry.get("passed") else "not replicated")
+
+
+def compare_results(new: Sequence[Mapping], expected: Sequence[Mapping]) -> list[str]:
+    """How the ``claims`` list ``new`` of a metrics.json moved from ``expected``: claims added or
+    removed, a verdict or control verdict that changed, and a stable number that differs at its shown
+    significant digits. An empty list means nothing moved."""
+    old = {e["id"]: e for e in expected}
+    now = {e["id"]: e for e in new}
+    moves = [f"{i}: new claim" for i in now if i not in old] + [f"{i}: claim removed" for i in old if i not in now]
+    for i in (i for i in now if i in old):
+        a, b = old[i], now[i]
+        if verdict_of(a) != verdict_of(b):
+            moves.append(f"{i}: verdict {verdict_of(a)} → {verdict_of(b)}")
+        if a.get("control_verdict") != b.get("control_verdict") and "control_verdict" in a:
+            moves.append(f"{i}: control verdict {a.get('control_verdict')} → {b.get('control_verdict')}")
+        digits = b.get("digits", 3)
+        if b.get("stable", True) and a.get("stable", True):
+            for key in ("measured", "control_measured"):
+                if key in a and _fmt(a[key], digits) != _fmt(b.get(key), digits):
+                    moves.append(f"{i}: {key.replace('_', ' ')} {_fmt(a[key], digits)} → {_fmt(b.get(key), digits)}")
+    return moves
 
 
 def markdown_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:

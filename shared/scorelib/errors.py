@@ -49,3 +49,8 @@ class CorruptArtifactError(ArtifactError):
 
 class StaleArtifactError(ArtifactError):
     """The artifact was made with a different configuration than the code's current one."""
+
+
+class ResultsMovedError(ScorelibError):
+    """A re-evaluation from the committed artifacts gave a verdict or a stable number other than the
+    committed ``metrics.json``: a regression, or an intended change that has not been recorded."""
