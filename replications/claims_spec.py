@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import re
 import subprocess
 from pathlib import Path
 
@@ -20,13 +21,25 @@ REFERENCE_LABELS = {"paper": "published", "theory": "theory", "ours": "our calcu
 
 
 def _claim_lines(path: Path) -> dict[str, tuple[int, int]]:
-    """Line range of each ``Claim("<id>", ...)`` call in ``path``."""
+    """Line range of each ``Claim("<id>", ...)`` call in ``path``, keyed by a regex of its id (an f-string
+    id such as ``f"gap_{kernel}"`` becomes ``gap_.+``)."""
     ranges = {}
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Claim" and node.args
-                and isinstance(node.args[0], ast.Constant)):
-            ranges[node.args[0].value] = (node.lineno, node.end_lineno)
+        if not (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Claim" and node.args):
+            continue
+        first = node.args[0]
+        if isinstance(first, ast.Constant):
+            pattern = re.escape(first.value)
+        elif isinstance(first, ast.JoinedStr):
+            pattern = "".join(re.escape(v.value) if isinstance(v, ast.Constant) else ".+" for v in first.values)
+        else:
+            continue
+        ranges[pattern] = (node.lineno, node.end_lineno)
     return ranges
+
+
+def _lines_of(claim_id: str, ranges: dict[str, tuple[int, int]]) -> tuple[int, int] | None:
+    return next((r for pattern, r in ranges.items() if re.fullmatch(pattern, claim_id)), None)
 
 
 def fixed_in(path: Path, lines: tuple[int, int]) -> str:
@@ -60,7 +73,7 @@ def chapter_spec(chapter: str) -> str:
         rows.append([f"**{c.id}**<br>{kind}", c.source, c.quantity, _reference(c),
                      f"quick: {c.criterion('quick')}<br>full: {c.criterion('full')}",
                      c.control or ("— (a check)" if c.check else "**none yet**"),
-                     fixed_in(path, lines[c.id]) if c.id in lines else "—"])
+                     fixed_in(path, span) if (span := _lines_of(c.id, lines)) else "—"])
     return markdown_table(["claim", "source", "quantity", "reference value", "criterion", "negative control",
                            "definition last changed"], rows)
 
