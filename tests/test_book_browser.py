@@ -98,7 +98,13 @@ def test_every_page_renders_offline(built_book, browser):
         if "error" in report:
             problems.append(f"{name}: the page script failed: {report['error']}")
             continue
-        browser.save_screenshot(str(SCREENSHOTS / (name.replace("/", "__").removesuffix(".html") + ".png")))
+        stem = name.replace("/", "__").removesuffix(".html")
+        browser.save_screenshot(str(SCREENSHOTS / f"{stem}.png"))
+        if report["verdictRights"]:  # also the claims table, scrolled into view
+            browser.execute_script("""const th = Array.from(document.querySelectorAll('th'))
+                .find(t => t.innerText.trim().toLowerCase() === 'verdict');
+                th.closest('table').scrollIntoView();""")
+            browser.save_screenshot(str(SCREENSHOTS / f"{stem}__claims.png"))
         errors = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
         if errors:
             problems.append(f"{name}: console errors {errors[:3]}")
