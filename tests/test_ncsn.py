@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 
 import pytest
 import torch
 
+from replications import ROOT
+from replications.chapter import resolved_config
 from replications.ncsn import experiment as ex
-from scorelib import losses
+from scorelib import losses, samplers
+from scorelib.artifacts import load_artifacts
 from scorelib.errors import ConfigError
 from scorelib.samplers import langevin
 from scorelib.training import TrainConfig, pack_weights
@@ -132,14 +136,64 @@ def test_ncsn_without_noise_levels_turns_the_weight_claim_red(monkeypatch):
 
 
 @pytest.mark.slow
-def test_digits_claims_fail_for_noise_samples():
+def test_digits_claim_fails_for_noise_and_holds_for_real_digits():
     noise = 2 * torch.rand(CFG.digits_samples, 1, 8, 8, generator=torch.Generator().manual_seed(0)) - 1
     result = ex.digits_check(CFG, {"digits.samples": noise}, 0)
-    assert not _verdict("digits_fd_vs_data", result.ratio_data), result.ratio_data
-    # held-out real digits pass, at the stricter full tolerance
+    assert not _verdict("digits_fd_vs_gaussian", result.ratio_gaussian), result.ratio_gaussian
+    # the control: an independent-pixel Gaussian is further than the full-covariance one
+    assert not _verdict("digits_fd_vs_gaussian", result.control_ratio_gaussian), result.control_ratio_gaussian
+    # held-out real digits are closer than the Gaussian: the bar can be met
     real, _ = ex.digits("test")
     result = ex.digits_check(CFG, {"digits.samples": real[:CFG.digits_samples]}, 0)
-    assert _verdict("digits_fd_vs_data", result.ratio_data, "full"), result.ratio_data
+    assert _verdict("digits_fd_vs_gaussian", result.ratio_gaussian, "full"), result.ratio_gaussian
+
+
+# --- controls and the mutation test -------------------------------------------------------------------
+
+
+def test_committed_controls_are_rejected_and_digits_is_not_replicated():
+    metrics = json.loads((ROOT / ex.CHAPTER / "artifacts" / "metrics.json").read_text())
+    claims = {c["id"]: c for c in metrics["claims"]}
+    assert all(c["control"] and c["control_verdict"] == "not replicated" for c in claims.values())
+    assert claims["digits_fd_vs_gaussian"]["verdict"] == "not replicated"  # the honest result at our scale
+    assert "-dirty" not in metrics["git_commit"]
+
+
+def test_toy_controls_fail_their_claims():
+    data, _ = ex.toy(CFG).sample(CFG.n_chains, ex.generator(0, "test"))
+    assert not _verdict("langevin_mode_weight", ex.mode_stats(data).fraction)
+    _, plain = ex.langevin_check(CFG, 0)
+    assert not _verdict("annealed_mode_weight", plain.fraction)
+    uniform = ex.ssm_check(CFG, {}, 0, score=ex.uniform_error_score(CFG))
+    assert abs(uniform.ratio - 1) < 1e-9 and not _verdict("ssm_low_density_error_ratio", uniform.ratio)
+    untrained = ex.ssm_check(CFG, {}, 0, score=ex.untrained_ssm_score(CFG, 0))
+    assert not _verdict("ssm_fisher_divergence", untrained.fisher)
+
+
+@pytest.mark.slow
+def test_committed_ncsn_sampled_without_annealing_fails_the_weight_claim():
+    state = load_artifacts(ROOT / ex.CHAPTER / "artifacts", resolved_config(ex.FULL, 0))
+    _, plain = ex.ncsn_toy_check(ex.FULL, state, 0, CPU, sampler=ex.plain_langevin_at_smallest_sigma)
+    assert not _verdict("ncsn_mode_weight", plain.fraction, "full"), plain.fraction
+
+
+def test_mutation_constant_step_size_breaks_annealing(monkeypatch):
+    """Mutation test: replace Algorithm 1's α_i = ε σ_i²/σ_L² in the library by a constant α_i = ε (each level run
+    as its own one-level schedule), re-run the chapter's exact-score annealing, and the weight claim turns red."""
+    original = samplers.annealed_langevin_steps
+
+    def constant_alpha(score_fn, x_init, *, generator, sigmas, step_size, n_steps_each):
+        x = x_init
+        for sigma in torch.as_tensor(sigmas).tolist():  # a one-level schedule has σ_i = σ_L, so α = ε
+            for x in original(score_fn, x, generator=generator, sigmas=[sigma], step_size=step_size,
+                              n_steps_each=n_steps_each):
+                yield x
+
+    _, good = ex.annealed_check(CFG, 0)
+    assert ex.CLAIMS["annealed_mode_weight"].verdict(good.fraction, "quick") == "replicated"
+    monkeypatch.setattr(samplers, "annealed_langevin_steps", constant_alpha)
+    _, broken = ex.annealed_check(CFG, 0)
+    assert ex.CLAIMS["annealed_mode_weight"].verdict(broken.fraction, "quick") == "not replicated", broken.fraction
 
 
 def test_unknown_convention_is_a_config_error():
@@ -150,6 +204,8 @@ def test_unknown_convention_is_a_config_error():
 def test_every_claim_is_measured():
     stats = ex.ModeStats(0.5, 1.0, [1.0] * 4, [[0.0, 0.0]] * 2)
     field = ex.FieldResult(0.01, torch.zeros(1, 2), torch.zeros(1), torch.zeros(1), 1.0, 0.1)
-    digits_result = ex.DigitsResult(10.0, 5.0, 20.0, 100)
+    digits_result = ex.DigitsResult(10.0, 5.0, 20.0, 100, 40.0)
     measured = ex.measured_claims(stats, stats, stats, field, stats, digits_result)
     assert set(measured) == {c.id for c in ex.CLAIMS}
+    controls = ex.measured_controls(stats, stats, stats, stats, field, field, stats, digits_result)
+    assert set(controls) == {c.id for c in ex.CLAIMS if c.control}

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 import torch
 
+from replications import ROOT
 from replications.score_matching import experiment as ex
 from scorelib import losses
 from scorelib.errors import ConfigError
@@ -32,6 +34,62 @@ def _verdict(claim_id: str, value: float, profile: str = "quick") -> bool:
     return ex.CLAIMS[claim_id].passes(value, profile)
 
 
+def test_committed_controls_are_rejected_and_timings_are_not_claims():
+    """Every counted claim of the committed evaluation names a control that its criterion rejects; the call
+    counts and the identity are checks; no timing is a claim or a check."""
+    claims = json.loads((ROOT / ex.CHAPTER / "artifacts" / "metrics.json").read_text())["claims"]
+    counted = [c for c in claims if not c["check"]]
+    assert counted and all(c["control"] and c["control_verdict"] == "not replicated" for c in counted)
+    checks = {c["id"] for c in claims if c["check"]}
+    assert {"exact_sm_passes_D64", "sliced_passes", "dae_identity", "dsm_esm_range"} <= checks
+    assert not [c["id"] for c in claims if "speedup" in c["id"] or "time" in c["quantity"]]
+
+
+@pytest.mark.slow
+def test_gaussian_controls_fail_their_claims():
+    cfg = dataclasses.replace(TINY, gauss_n=400)
+    control = ex.gaussian_controls(cfg, 0, CPU)
+    assert abs(control["precision_rel_error"] - 0.5) < 1e-6  # the minimiser of eq. 4 without ½ is S⁻¹/2
+    assert not _verdict("gaussian_sm_is_ml_precision", control["precision_rel_error"])
+    assert not _verdict("gaussian_sm_is_ml_mean", control["mean_error"])
+
+
+@pytest.mark.slow
+def test_ica_unfitted_start_fails_all_three_claims():
+    cfg = dataclasses.replace(TINY, ica_sizes=(300, 600, 1200), ica_repeats=3)
+    state = ex.fit_ica_all(cfg, 0, CPU)
+    start = ex.ica_check(cfg, state, ex.ica_initial_all(cfg, 0))
+    assert not _verdict("ica_sm_amari_at_largest_T", float(start.median_sm[-1]))
+    assert not _verdict("ica_sm_over_ml", start.ratio)
+    assert not _verdict("ica_sm_rate", start.slope_sm)
+
+
+def test_tweedie_controls_fail():
+    clean = ex.tweedie_check(TINY, ex.fit_tweedie(dataclasses.replace(
+        TINY, tweedie_train=TrainConfig(steps=300, batch_size=256, lr=0.05, ema_decay=0.9, grad_clip=None)),
+        0, CPU, progress=False, objective="esm_clean"), 0)
+    assert abs(clean["a"] + 1.0) < 0.05  # the clean score of N(0, I)
+    assert not _verdict("dsm_linear_slope", clean["a"])
+    identity = ex.tweedie_check(TINY, {"tweedie.a": torch.tensor(0.0)}, 0)
+    assert not _verdict("tweedie_mse", identity["mse"])
+
+
+def test_mutation_dropping_the_half_of_hyvarinen_eq4_breaks_sm_equals_ml(monkeypatch):
+    """Mutation test: drop the ½ of ½‖ψ‖² in the library's explicit score matching (Hyvärinen 2005, eq. 4),
+    re-fit the chapter's Gaussian, and the claim SM = ML turns red (the fit lands on S⁻¹/2)."""
+    cfg = dataclasses.replace(TINY, gauss_n=400)
+    x, _ = ex.gaussian_data(cfg, 0)
+    assert _verdict("gaussian_sm_is_ml_precision", ex.gaussian_check(cfg, ex.fit_gaussian(x), 0)["precision_rel_error"])
+    original = losses.explicit_score_matching
+
+    def without_half(score_fn, x, reduction="mean"):
+        return original(score_fn, x, reduction=reduction) + 0.5 * ((score_fn(x) ** 2).sum(-1)).mean()
+
+    monkeypatch.setattr(losses, "explicit_score_matching", without_half)
+    broken = ex.gaussian_check(cfg, ex.fit_gaussian(x), 0)
+    assert ex.CLAIMS["gaussian_sm_is_ml_precision"].verdict(broken["precision_rel_error"], "full") == "not replicated"
+
+
 def test_dsm_gap_is_constant_and_breaks_with_a_wrong_target():
     good = ex.dsm_esm_gap(TINY, 0, CPU)
     assert _verdict("dsm_esm_constant_gap", good.spread)
@@ -44,6 +102,8 @@ def test_dsm_gap_is_constant_and_breaks_with_a_wrong_target():
     broken = ex.dsm_esm_gap(TINY, 0, CPU, dsm_loss=wrong_target)
     assert not _verdict("dsm_esm_constant_gap", broken.spread), broken.spread
     assert not _verdict("dae_identity", broken.dae_identity_error)
+    control = ex.dsm_esm_gap(TINY, 0, CPU, dsm_loss=ex.mismatched_dsm)  # the chapter's control
+    assert not _verdict("dsm_esm_constant_gap", control.spread), control.spread
 
 
 def test_sliced_claim_turns_red_without_the_half(monkeypatch):
@@ -70,6 +130,9 @@ def test_dsm_bias_claims_tell_the_two_targets_apart():
     assert _verdict("dsm_bias_visible", float(errors["truth"][:, dsm].min()))
     # exact SM is *not* close to the noised precision: the two claims measure different things
     assert not _verdict("dsm_recovers_noised_precision", float(errors["noised"][:, 0].max()))
+    # the chapter's controls: the SM estimate is not biased, and the unfitted start M = I recovers nothing
+    assert not _verdict("dsm_bias_visible", float(errors["truth"][:, 0].min()))
+    assert not _verdict("sliced_recovers_precision", float(errors["truth"][:, len(ex.SLICE_METHODS)].max()))
 
 
 def test_gaussian_sm_equals_ml_to_machine_precision():
