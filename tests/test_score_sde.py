@@ -11,7 +11,7 @@ from replications import ROOT
 from replications.chapter import resolved_config
 from replications.score_sde import experiment as ex
 from scorelib.artifacts import load_artifacts
-from scorelib.distributions import GaussianMixture, NoisedMixture
+from scorelib.distributions import GaussianMixture, NoisedMixture, moment_matched_gaussian
 from scorelib.sde import SubVPSDE
 
 CPU = torch.device("cpu")
@@ -54,15 +54,84 @@ def test_divergence_sign_flip_turns_the_exact_likelihood_claim_red():
     assert not _verdict("pf_ode_exact_loglik", broken.mean_abs_error)
 
 
+def _small_mmd_test() -> ex.MMDTest:
+    """The chapter's MMD test with a 60-draw null (the chapter uses 200)."""
+    from scorelib.metrics import median_ladder, mmd2_null, rbf_kernel_mean
+
+    mix = ex.mixture(ex.QUICK)
+    g = ex.generator(0, "mmd")
+    test = mix.sample(ex.MMD_SAMPLES, g)[0].float()
+    bw = median_ladder(test)
+    k = rbf_kernel_mean(test, test, bw)
+    return ex.MMDTest(test, bw, k, mmd2_null(lambda n, gen: mix.sample(n, gen)[0].float(), test, ex.MMD_SAMPLES, bw,
+                                             60, g, kyy=k))
+
+
+@pytest.mark.slow
 def test_sampler_claims_fail_for_a_wrong_distribution():
     mix = ex.mixture(ex.QUICK)
     g = torch.Generator().manual_seed(0)
-    exact = ex.sampler_metrics(mix, {"a": mix.sample(4000, g)[0]})
+    test = _small_mmd_test()
+    exact = ex.sampler_metrics(mix, {"a": mix.sample(4000, g)[0]}, test)
     assert _verdict("exact_mode_weights", exact.max_weight_error) and _verdict("exact_mmd", exact.max_mmd_ratio)
     wrong = GaussianMixture(torch.tensor([0.6, 0.25, 0.15], dtype=torch.float64), mix.means, mix.covs * 1.3)
-    bad = ex.sampler_metrics(mix, {"a": wrong.sample(4000, g)[0]})
+    bad = ex.sampler_metrics(mix, {"a": wrong.sample(4000, g)[0]}, test)
     assert not _verdict("exact_mode_weights", bad.max_weight_error)
     assert not _verdict("exact_mmd", bad.max_mmd_ratio)
+    # the control's law: the moment-matched Gaussian
+    gauss = ex.sampler_metrics(mix, {"a": moment_matched_gaussian(mix).sample(4000, g)[0]}, test)
+    assert not _verdict("exact_mode_weights", gauss.max_weight_error)
+    assert not _verdict("exact_mmd", gauss.max_mmd_ratio)
+
+
+def test_likelihood_controls_fail():
+    lik = ex.likelihood_check(TINY, 0, controls=True)
+    assert _verdict("pf_ode_exact_loglik", lik.mean_abs_error)
+    assert not _verdict("pf_ode_exact_loglik", float(lik.flipped_error.abs().mean()))
+    assert not _verdict("hutchinson_unbiased", abs(ex._bias_in_se(lik.hutch2_error, lik.exact_error)))
+
+
+def test_marginal_controls_fail_and_the_slide_is_a_check():
+    marg = ex.marginal_check(TINY, 0)
+    assert not _verdict("marginal_mean", float(marg.mean_error_control.max()))
+    assert not _verdict("marginal_variance", float(marg.var_error_control.max()))
+    assert ex.CLAIMS["talk_slide_mean_refuted"].check and ex.CLAIMS["learned_nll_gibbs"].check
+
+
+def test_mutation_flipped_divergence_in_the_library_turns_the_likelihood_claim_red(monkeypatch):
+    """Mutation test: flip the sign of the exact divergence inside ``scorelib.likelihood`` (the instantaneous change
+    of variables, eq. 39); the chapter's exact-likelihood claim, recomputed, turns red."""
+    from scorelib import likelihood
+
+    original = likelihood.exact_divergence
+
+    def flipped(*args, **kwargs):
+        dx, div = original(*args, **kwargs)
+        return dx, -div
+
+    monkeypatch.setattr(likelihood, "exact_divergence", flipped)
+    lik = ex.likelihood_check(TINY, 0)
+    assert ex.CLAIMS["pf_ode_exact_loglik"].verdict(lik.mean_abs_error, "full") == "not replicated"
+
+
+def _committed() -> dict:
+    import json
+    return {c["id"]: c for c in json.loads((ROOT / "score_sde" / "artifacts" / "metrics.json").read_text())["claims"]}
+
+
+@pytest.mark.parametrize("claim_id", [c.id for c in ex.CLAIMS if not c.check])
+def test_committed_control_fails_its_claim(claim_id):
+    entry = _committed()[claim_id]
+    assert entry["control"] and entry["control_measured"] is not None
+    assert entry["control_verdict"] == "not replicated"
+    assert not ex.CLAIMS[claim_id].passes(entry["control_measured"], "quick")
+
+
+def test_every_claim_names_a_control_and_cites_no_missing_file():
+    for c in ex.CLAIMS:
+        assert c.check or c.control, c.id
+        assert "CLAIMS.md" not in c.source
+    assert "CLAIMS.md" not in (ex.__doc__ or "")
 
 
 @pytest.mark.slow
@@ -74,7 +143,7 @@ def test_divergence_errors_turn_the_nll_range_claims_red():
     state = load_artifacts(ROOT / "score_sde" / "artifacts", resolved_config(ex.FULL, 0))
     cfg = dataclasses.replace(ex.FULL, nll_points=100, entropy_samples=20_000)
     good = ex.nll_check(cfg, state, 0, CPU)
-    assert _verdict("learned_nll_gibbs", good.gibbs_in_se, "full")
+    assert _verdict("learned_nll_gibbs", good.gibbs_in_se, "full")  # a check
     assert _verdict("learned_nll_excess", good.excess, "full")
     flipped = ex.nll_check(cfg, state, 0, CPU, divergence_sign=-1.0)
     assert not (_verdict("learned_nll_gibbs", flipped.gibbs_in_se, "full")

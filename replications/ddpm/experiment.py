@@ -1,14 +1,17 @@
 """Chapter ``ddpm``: profiles, data, fits, evaluations and claims (Ho, Jain & Abbeel 2020).
 
-Claims (``../shared/CLAIMS.md``, section ddpm), T = 1000, β linear 1e-4 → 0.02, σ_t² = β_t:
+Claims (Ho et al. 2020, and the talk the book follows), T = 1000, β linear 1e-4 → 0.02, σ_t² = β_t. Every
+counted claim names a negative control measured by the same code (see ``CLAIMS`` and ``measured_controls``):
 
 1. The talk's reverse kernel x_k = (2-α)x_{k+1} + (1-α²)s + (1-α²)ε has the wrong noise scale: with the
    exact score of a Gaussian its output variance collapses; with std √(1-α²) it is right, as is the
    exact posterior q(x_{t-1}|x_t, x_0) averaged over p(x_0|x_t).
 2. Algorithm 2 with the exact ε* samples the data law: std 1.000 ± 0.005 for N(0, 1), mode weights
    within ±0.02 for the 2-D mixture.
-3. Table 2 in miniature: ε-prediction with L_simple beats μ̃-prediction with the MSE (mixture, MLP).
-4. DDPM on scikit-learn's digits: samples, the VLB in bits/dim, our digits Fréchet distance.
+3. Table 2 in miniature: ε-prediction with L_simple samples the mixture as well as exact sampling does (an MMD
+   two-sample test at level 1%), and beats the rows the paper ranks it against, ε/L and μ̃/L.
+4. DDPM on scikit-learn's digits: the VLB in bits/dim against the independent-pixel model, and our digits
+   Fréchet distance against a pixel-space Gaussian.
 
 ``fit`` does all the training and the expensive network sampling (its result is what the full profile
 commits as artifacts); the ``*_check`` functions evaluate claims from it, and claims 1-2 (exact scores,
@@ -29,10 +32,11 @@ from scorelib import losses
 from scorelib.claims import Claim, ClaimTable
 from scorelib.datasets import digits
 from scorelib.digits_classifier import digits_classifier
-from scorelib.distributions import GaussianMixture, NoisedMixture
+from scorelib.distributions import GaussianMixture, NoisedMixture, moment_matched_gaussian
 from scorelib.errors import ConfigError
 from scorelib.likelihood import ddpm_vlb
-from scorelib.metrics import digits_fd_references, digits_frechet_distance, mmd2, mode_weight_error, rbf_kernel_mean
+from scorelib.metrics import (digits_fd_references, digits_frechet_distance, median_ladder, mmd2, mmd2_null,
+                              mode_weight_error, rbf_kernel_mean)
 from scorelib.nets import MLP, UNet
 from scorelib.parameterization import as_eps_model, posterior_mean
 from scorelib.runtime import SeedStreams, num_threads
@@ -48,7 +52,7 @@ DTYPE = torch.float64  # analytic references and metrics
 CHAIN_DTYPE = torch.float32
 DIGIT_LEVELS = 17  # scikit-learn's digits take the values 0..16 (→ v/8 - 1 in [-1, 1])
 UNIFORM_BITS = math.log2(DIGIT_LEVELS)  # 4.087 bits/dim: every level equally likely
-#: ``independent_pixel_bits()`` (2.4230), the reference printed beside the bound (a test checks it)
+#: ``independent_pixel_bits()`` on the whole test split (2.4230; a test checks it)
 INDEPENDENT_PIXEL_BITS = 2.423
 
 #: The objectives of Table 2 that the toy compares: (prediction, weighting) and the paper's wording.
@@ -85,7 +89,9 @@ class Config:
     mix_stds: tuple[float, ...] = (0.3, 0.5, 0.2)
     toy_hidden: tuple[int, ...] = (128, 128, 128)
     toy_embedding: int = 32
-    toy_variants: tuple[str, ...] = ("eps/simple", "mean/simple")
+    # every row of Table 2 that the toy compares: the claims rank ε/L_simple against ε/L and μ̃/L, and ε/L is
+    # the MMD claim's control, so the quick profile trains them too (one seed)
+    toy_variants: tuple[str, ...] = ("eps/simple", "eps/vlb", "mean/simple", "mean/vlb")
     toy_seeds: int = 1
     toy_samples: int = 2000
     toy_train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=2000, batch_size=256, lr=2e-3,
@@ -106,7 +112,6 @@ class Config:
 
 QUICK = Config()
 FULL = Config(
-    toy_variants=("eps/simple", "eps/vlb", "mean/simple", "mean/vlb"),
     toy_seeds=3,
     toy_samples=4000,
     toy_train=TrainConfig(steps=2000, batch_size=256, lr=2e-3, ema_decay=0.995),
@@ -124,7 +129,7 @@ PROFILES: dict[str, Config] = {"quick": QUICK, "full": FULL}
 # them, and a second thread on a busy 2-core machine only adds to it.
 STREAMS = SeedStreams({"kernel": 1, "exact": 2, "mixture": 3, "toy_train": 4, "toy_sample": 5, "toy_test": 6,
                        "toy_init": 7, "digits": 8, "digits_sample": 9, "digits_vlb": 10, "digits_baseline": 11,
-                       "digits_init": 12, "demo": 13})
+                       "digits_init": 12, "demo": 13, "controls": 14})
 generator = STREAMS.generator
 
 
@@ -252,25 +257,47 @@ def exact_ancestral_variance(sched: DDPMSchedule, s: float, variance: str) -> fl
     return math.sqrt(var)
 
 
+@dataclass(frozen=True)
+class NoiselessSchedule(DDPMSchedule):
+    """The schedule with σ_t = 0: Algorithm 2 without its noise (x_{t-1} = μ_θ(x_t, t)), the ancestral claims'
+    control. For N(0, 1) and the exact ε* each step multiplies x by √(1-β_t): std √ᾱ_T ≈ 0.006."""
+
+    def sigma2(self, variance: str = "beta") -> Tensor:
+        return torch.zeros_like(self.betas)
+
+
+def ancestral_std(cfg: Config, sched: DDPMSchedule, variance: str, g: torch.Generator) -> float:
+    """std of Algorithm 2's output with the exact ε* of N(0, s²) (``exact_samples`` chains from N(0, I))."""
+    x = ddpm_ancestral(gaussian_eps(sched, cfg.exact_s), torch.randn(cfg.exact_samples, 1, generator=g, dtype=CHAIN_DTYPE),
+                       generator=g, schedule=sched, variance=variance)
+    return float(x.double().std())
+
+
+def ancestral_mixture(cfg: Config, target: GaussianMixture, g: torch.Generator) -> Tensor:
+    """``mixture_samples`` draws of Algorithm 2 with the exact ε* of ``target``:
+    ε*(x_t, t) = -√(1-ᾱ_t)·∇log p_t(x_t), p_t the target noised to step t (closed form; float32 like x)."""
+    sched = schedule(cfg)
+    return ddpm_ancestral(NoisedMixture(target, sched.as_vpsde()).eps,
+                          torch.randn(cfg.mixture_samples, 2, generator=g, dtype=CHAIN_DTYPE), generator=g, schedule=sched)
+
+
 @num_threads(1)
 def exact_sampler_check(cfg: Config, seed: int) -> dict[str, float]:
     """Algorithm 2 with ε*: output std for N(0, s²) with σ_t² = β_t and β̃_t, and the mixture's mode
-    weights (max |ŵ_k - w_k|, and the weights themselves)."""
+    weights (max |ŵ_k - w_k|, and the weights themselves); and the controls: σ_t = 0 (same chains), and
+    the exact ε* of the moment-matched Gaussian scored as a sampler of the mixture."""
     sched = schedule(cfg)
     out = {}
     for i, variance in enumerate(("beta", "beta_tilde")):
-        g = generator(seed, "exact", i)
-        x = ddpm_ancestral(gaussian_eps(sched, cfg.exact_s), torch.randn(cfg.exact_samples, 1, generator=g, dtype=CHAIN_DTYPE),
-                           generator=g, schedule=sched, variance=variance)
-        out[f"std_{variance}"] = float(x.double().std())
+        out[f"std_{variance}"] = ancestral_std(cfg, sched, variance, generator(seed, "exact", i))
         out[f"std_{variance}_calc"] = exact_ancestral_variance(sched, cfg.exact_s, variance)
+    out["std_noiseless"] = ancestral_std(cfg, NoiselessSchedule(sched.betas), "beta", generator(seed, "controls", 0))
     mix = mixture(cfg)
-    g = generator(seed, "mixture")
-    # ε*(x_t, t) = -√(1-ᾱ_t)·∇log p_t(x_t), p_t the mixture noised to step t (closed form; float32 like x)
-    x = ddpm_ancestral(NoisedMixture(mix, sched.as_vpsde()).eps,
-                       torch.randn(cfg.mixture_samples, 2, generator=g, dtype=CHAIN_DTYPE), generator=g, schedule=sched)
-    w, out["mixture_weight_error"] = mode_weight_error(mix, x)
+    w, out["mixture_weight_error"] = mode_weight_error(mix, ancestral_mixture(cfg, mix, generator(seed, "mixture")))
     out["mixture_weights"] = w.tolist()
+    gauss = ancestral_mixture(cfg, moment_matched_gaussian(mix).to(dtype=DTYPE), generator(seed, "controls", 1))
+    w, out["gaussian_weight_error"] = mode_weight_error(mix, gauss)
+    out["gaussian_weights"] = w.tolist()
     return out
 
 
@@ -314,34 +341,63 @@ def fit_toy(cfg: Config, seed: int, device: torch.device, progress: bool = True)
     return out
 
 
-#: MMD²_b (:func:`scorelib.metrics.mmd2`, biased, its default kernel) is computed on the first 2,000 samples of
-#: each set (a 4,000² Gram matrix costs ~1.5 s on this CPU, and an evaluation run needs 27 of them); the floor it
-#: is compared with is taken at the same size.
+#: MMD²_b (:func:`scorelib.metrics.mmd2`, biased) with the median-heuristic ladder of bandwidths
+#: (:func:`scorelib.metrics.median_ladder`, fixed by the test set), the toy chapters' one MMD (score_sde uses the
+#: same), on the first 2,000 samples of each set against one fresh test set of 2,000 data points. The criterion is
+#: the 99% quantile of the same statistic for exact samples of the same size against the same test set
+#: (:func:`scorelib.metrics.mmd2_null`): MMD²/q99 ≤ 1 is "a level-1% two-sample test does not tell the sampler
+#: from exact sampling".
 MMD_SAMPLES = 2000
-MMD_REFERENCE_PAIRS = 4
+#: Exact sample sets whose MMD²_b to the test set make the null distribution (its 99% quantile is the bar).
+MMD_NULL_DRAWS = 200
+#: The control of the toy claims that do not compare two trained rows: the moment-matched Gaussian's samples.
+GAUSSIAN = "gaussian"
 
 
 @dataclass
 class ToyResult:
-    """Per (variant, seed) metrics and their medians over seeds."""
+    """Per (variant, seed) metrics and their medians over seeds; ``"gaussian"`` is the control (one draw)."""
 
     variants: tuple[str, ...]
     weights: dict[str, Tensor]  # variant -> [seeds, K]
     weight_error: dict[str, Tensor]  # variant -> [seeds]
     logp_gap: dict[str, Tensor]  # E_sample log p - E_data log p, [seeds]
-    mmd: dict[str, Tensor]  # MMD²_b against fresh data, [seeds]
-    mmd_reference: float  # mean MMD²_b between two fresh data sets of the same size (4 pairs)
+    mmd: dict[str, Tensor]  # MMD²_b against the test set, [seeds]
+    mmd_null: Tensor  # [draws] MMD²_b of exact samples of the same size against the same test set
     data_logp: float
     n_mmd: int = MMD_SAMPLES
     diverged: dict[str, Tensor] = field(default_factory=dict)  # fraction of non-finite samples, [seeds]
+    bandwidths: tuple[float, ...] = ()
 
     def median(self, table: dict[str, Tensor], variant: str) -> float:
         return float(table[variant].median())
 
     @property
-    def ranking(self) -> float:
-        """median MMD²(ε/L_simple) / median MMD²(μ̃/MSE): < 1 is Table 2's ranking."""
-        return self.median(self.mmd, "eps/simple") / self.median(self.mmd, "mean/simple")
+    def mmd_q99(self) -> float:
+        """The null's 99% quantile: the criterion of a level-1% two-sample test."""
+        return float(self.mmd_null.quantile(0.99))
+
+    def mmd_ratio(self, variant: str) -> float:
+        """median MMD²_b(variant) / q99 of the null: ≤ 1 when exact sampling's test does not reject it."""
+        return self.median(self.mmd, variant) / self.mmd_q99
+
+    def ranking(self, first: str, second: str) -> float:
+        """median MMD²(first) / median MMD²(second): < 1 when ``first`` samples the mixture better."""
+        return self.median(self.mmd, first) / self.median(self.mmd, second)
+
+
+def toy_metrics(mix: GaussianMixture, x: Tensor, data_logp: float, test: Tensor, bandwidths: tuple[float, ...],
+                k_test: float, n_mmd: int) -> tuple[Tensor, float, float, float, float]:
+    """(weights, max weight error, E log p gap, MMD²_b to the test set, diverged fraction) of one sample set:
+    the one code path of every trained row and of the control. A chain that diverged (non-finite, or beyond
+    |x| = 100, where the data never are) is counted, and the metrics use the rest."""
+    x = x.cpu().to(DTYPE)
+    finite = torch.isfinite(x).all(-1) & (x.abs() < DIVERGED).all(-1)
+    x = x[finite]
+    w, w_error = mode_weight_error(mix, x)
+    lp = mix.log_prob(x).clamp_min(-50.0)  # a far outlier would otherwise dominate the mean
+    return (w, w_error, float(lp.mean()) - data_logp,
+            float(mmd2(x[:n_mmd].float(), test, bandwidths, biased=True, kyy=k_test)), 1 - float(finite.double().mean()))
 
 
 @num_threads(1)
@@ -350,33 +406,20 @@ def toy_check(cfg: Config, state: dict[str, Tensor], seed: int) -> ToyResult:
     g = generator(seed, "toy_test")
     data_logp = float(mix.log_prob(mix.sample(cfg.toy_entropy_samples, g)[0]).mean())
     n_mmd = min(MMD_SAMPLES, cfg.toy_samples)
-    # the floor fluctuates by a factor ~2 between draws (a degenerate statistic): average 4 pairs
-    # MMD²_b (the biased V-statistic: always ≥ 0, its mean for two samples of one law is the finite-sample
-    # floor, so "10× the two-sample reference" is a criterion; the unbiased statistic's mean there is 0)
-    reference = statistics.fmean(float(mmd2(mix.sample(n_mmd, g)[0].float(), mix.sample(n_mmd, g)[0].float(),
-                                            biased=True)) for _ in range(MMD_REFERENCE_PAIRS))
     test = mix.sample(n_mmd, g)[0].float()  # one fresh data set for every sampler
-    k_test = rbf_kernel_mean(test, test)
-    weights, werr, gap, mmd, diverged = {}, {}, {}, {}, {}
-    for variant in cfg.toy_variants:
-        rows = []
-        for r in range(cfg.toy_seeds):
-            x = state[f"toy.{variant}.{r}.samples"].cpu().to(DTYPE)
-            # a chain that diverged (non-finite, or beyond |x| = 100, where the data never are) is counted,
-            # and the metrics use the rest
-            finite = torch.isfinite(x).all(-1) & (x.abs() < DIVERGED).all(-1)
-            diverged.setdefault(variant, []).append(1 - float(finite.double().mean()))
-            x = x[finite]
-            w, w_error = mode_weight_error(mix, x)
-            lp = mix.log_prob(x).clamp_min(-50.0)  # a far outlier would otherwise dominate the mean
-            rows.append((w, w_error, float(lp.mean()) - data_logp,
-                         float(mmd2(x[:n_mmd].float(), test, biased=True, kyy=k_test))))
-        weights[variant] = torch.stack([row[0] for row in rows])
-        werr[variant] = torch.tensor([row[1] for row in rows], dtype=DTYPE)
-        gap[variant] = torch.tensor([row[2] for row in rows], dtype=DTYPE)
-        mmd[variant] = torch.tensor([row[3] for row in rows], dtype=DTYPE)
-    return ToyResult(cfg.toy_variants, weights, werr, gap, mmd, reference, data_logp, n_mmd,
-                     {k: torch.tensor(v, dtype=DTYPE) for k, v in diverged.items()})
+    bandwidths = median_ladder(test)
+    k_test = rbf_kernel_mean(test, test, bandwidths)
+    null = mmd2_null(lambda n, gen: mix.sample(n, gen)[0].float(), test, n_mmd, bandwidths, MMD_NULL_DRAWS, g,
+                     kyy=k_test)
+    gauss = moment_matched_gaussian(mix).sample(cfg.toy_samples, generator(seed, "controls", 2))[0]
+    samples = {(v, r): state[f"toy.{v}.{r}.samples"] for v in cfg.toy_variants for r in range(cfg.toy_seeds)}
+    samples[(GAUSSIAN, 0)] = gauss
+    rows: dict[str, list] = {}
+    for (variant, _), x in samples.items():
+        rows.setdefault(variant, []).append(toy_metrics(mix, x, data_logp, test, bandwidths, k_test, n_mmd))
+    col = lambda i: {v: torch.tensor([row[i] for row in r], dtype=DTYPE) for v, r in rows.items()}  # noqa: E731
+    weights = {v: torch.stack([row[0] for row in r]) for v, r in rows.items()}
+    return ToyResult(cfg.toy_variants, weights, col(1), col(2), col(3), null, data_logp, n_mmd, col(4), bandwidths)
 
 
 # --------------------------------------------------------------------------------------------
@@ -419,17 +462,34 @@ def fit_digits(cfg: Config, seed: int, device: torch.device, progress: bool = Tr
     return out
 
 
-def independent_pixel_bits(levels: int = DIGIT_LEVELS) -> float:
-    """Bits/dim on the test split of the best *independent-pixel* model: a per-pixel histogram over the
-    17 levels fitted on the training split (add-one smoothing). A DDPM that models pixel dependence
-    must beat it; the uniform model has log2(17) = 4.09 bits/dim."""
+def _levels(x: Tensor, levels: int = DIGIT_LEVELS) -> Tensor:
+    """Pixel values in [-1, 1] → their levels 0 … levels-1 ``[n, 64]``."""
+    return torch.round((x.flatten(1) + 1) * (levels - 1) / 2).long()
+
+
+def independent_pixel_image_bits(test_x: Tensor, levels: int = DIGIT_LEVELS) -> Tensor:
+    """Bits/dim of each image of ``test_x`` under the best *independent-pixel* model: a per-pixel histogram over
+    the 17 levels fitted on the training split (add-one smoothing), ``[n]``. Like the DDPM's bound, -log₂ p(x)/D
+    of the discrete image. A DDPM that models pixel dependence must beat it; the uniform model has
+    log2(17) = 4.09 bits/dim on every image."""
     train_x, _ = digits("train", dtype=DTYPE)
-    test_x, _ = digits("test", dtype=DTYPE)
-    to_level = lambda x: torch.round((x.flatten(1) + 1) * (levels - 1) / 2).long()  # noqa: E731
-    tr, te = to_level(train_x), to_level(test_x)
+    tr, te = _levels(train_x, levels), _levels(test_x.to(DTYPE), levels)
     counts = torch.stack([torch.bincount(tr[:, j], minlength=levels) for j in range(tr.shape[1])]).to(DTYPE) + 1
     logp = torch.log2(counts / counts.sum(-1, keepdim=True))  # [64, levels]
-    return float(-logp[torch.arange(te.shape[1]), te].mean())
+    return -logp[torch.arange(te.shape[1]), te].mean(-1)
+
+
+def independent_pixel_bits(levels: int = DIGIT_LEVELS) -> float:
+    """:func:`independent_pixel_image_bits` averaged over the whole test split (2.423 bits/dim)."""
+    return float(independent_pixel_image_bits(digits("test", dtype=DTYPE)[0], levels).mean())
+
+
+def independent_pixel_gaussian(n: int, g: torch.Generator) -> Tensor:
+    """``n`` draws of the *independent-pixel* Gaussian (the training pixels' means and variances, no covariance),
+    ``[n, 1, 8, 8]``: the control of the FD claim (the claim's bar is the full-covariance Gaussian)."""
+    flat = digits("train")[0].flatten(1).double()
+    x = flat.mean(0) + flat.std(0) * torch.randn(n, 64, generator=g, dtype=torch.float64)
+    return x.float().reshape(n, 1, 8, 8)
 
 
 @dataclass
@@ -437,11 +497,13 @@ class DigitsResult:
     objectives: tuple[str, ...]
     fd: dict[str, float]  # FD(samples, test split)
     fd_data: float  # FD(as many training digits, test split): the floor at this sample size
-    fd_gaussian: float  # FD(a Gaussian fitted to the training pixels, test split)
+    fd_gaussian: float  # FD(a full-covariance Gaussian fitted to the training pixels, test split): the bar
+    fd_independent: float  # FD(the independent-pixel Gaussian, test split): the control
     bits: dict[str, float]  # VLB bits/dim on held-out digits (mean over images)
     bits_se: dict[str, float]
     bits_terms: dict[str, tuple[float, float, float]]  # (L_T, Σ L_{t-1}, L_0) in bits/dim
-    bits_independent: float
+    bits_independent: float  # the independent-pixel model on the same held-out digits
+    bits_excess: dict[str, tuple[float, float]]  # objective -> (mean, se) of bits(model) - bits(independent), paired
     n_samples: int
     n_vlb: int
 
@@ -451,19 +513,26 @@ class DigitsResult:
         return self.fd[self.objectives[0]] / self.fd_data
 
     @property
+    def fd_over_gaussian(self) -> float:
+        """FD(ε/L_simple)/FD(full-covariance pixel Gaussian): < 1 is the claim."""
+        return self.fd[self.objectives[0]] / self.fd_gaussian
+
+    @property
     def fd_ratio(self) -> float:
-        """FD(ε/L_simple)/FD(μ̃): < 1 is Table 2's ranking on digits."""
+        """FD(ε/L_simple)/FD(μ̃, L) (reported, not claimed: our μ̃/L digits model failed to train)."""
         eps, mean = self.objectives
         return self.fd[eps] / self.fd[mean]
 
 
 @num_threads(1)
 def digits_check(cfg: Config, state: dict[str, Tensor], seed: int, device: torch.device) -> DigitsResult:
-    """Our digits Fréchet distance of the stored samples, and the stored VLB in bits/dim on the first
-    ``digits_vlb_images`` test digits (all T terms, computed in :func:`fit_digits`)."""
+    """Our digits Fréchet distance of the stored samples and of the two Gaussians (same n), and the stored VLB
+    in bits/dim on the first ``digits_vlb_images`` test digits (all T terms, computed in :func:`fit_digits`),
+    paired with the independent-pixel model's bits on the same digits."""
     classifier = digits_classifier()
     test_x, _ = digits("test")
-    fd, bits, bits_se, terms = {}, {}, {}, {}
+    indep = independent_pixel_image_bits(test_x[:cfg.digits_vlb_images])
+    fd, bits, bits_se, terms, excess = {}, {}, {}, {}, {}
     for v, objective in enumerate(cfg.digits_objectives):
         samples = state[f"digits.{objective}.samples"].cpu().float()
         fd[objective] = digits_frechet_distance(samples, test_x, classifier)
@@ -472,10 +541,13 @@ def digits_check(cfg: Config, state: dict[str, Tensor], seed: int, device: torch
         bits[objective] = float(per_image.mean())
         bits_se[objective] = float(per_image.std() / math.sqrt(len(per_image)))
         terms[objective] = tuple(terms_bits.mean(0).tolist())
+        d = per_image - indep[:len(per_image)]
+        excess[objective] = (float(d.mean()), float(d.std() / math.sqrt(len(d))))
     n = state[f"digits.{cfg.digits_objectives[0]}.samples"].shape[0]
     fd_data, fd_gaussian = digits_fd_references(n, generator(seed, "digits_baseline"), classifier)
-    return DigitsResult(cfg.digits_objectives, fd, fd_data, fd_gaussian, bits, bits_se, terms, independent_pixel_bits(),
-                        n, cfg.digits_vlb_images)
+    fd_indep = digits_frechet_distance(independent_pixel_gaussian(n, generator(seed, "controls", 3)), test_x, classifier)
+    return DigitsResult(cfg.digits_objectives, fd, fd_data, fd_gaussian, fd_indep, bits, bits_se, terms,
+                        float(indep.mean()), excess, n, cfg.digits_vlb_images)
 
 
 # --------------------------------------------------------------------------------------------
@@ -490,38 +562,68 @@ def fit(cfg: Config, seed: int, device: torch.device, progress: bool = True) -> 
     return {k: v.detach().cpu() for k, v in state.items()}
 
 
+SLIDE = "the slide's kernel (noise std 1−α²)"
+NOISELESS = "Algorithm 2 with σ_t = 0 (no noise)"
+GAUSS_CONTROL = "the moment-matched Gaussian (one component)"
+
 CLAIMS = ClaimTable([
+    # Claim 1. The slide's kernel (noise std 1−α² instead of √(1−α²)) removes almost all variance (our exact
+    # variance recursion: 0.060); "≤ 0.5" is "collapses to less than half the true std". Control: the corrected
+    # kernel, whose std is 1.003 (recursion), must not count as collapsed.
     Claim("slide_kernel_collapses", "talk, 'Backward transition' slide", "std(x_0)/s, the slide's kernel (noise std "
-          "1−α²), exact score, x_0 ~ N(0, 0.5²); [calc] 0.060", None, "max", 0.5, 0.5),
-    Claim("corrected_kernel_std", "talk (Taylor form), corrected", "std(x_0)/s with noise std √(1−α²); [calc] 1.003",
-          1.0, "abs", 0.01, 0.01),
+          "1−α²), exact score, x_0 ~ N(0, 0.5²) (our variance recursion: 0.060)", None, "max", 0.5, 0.5,
+          control="the corrected kernel (noise std √(1−α²))", reference="ours"),
+    # 1.0 is the true std/s; ±0.01 covers the corrected kernel's O(β) bias (recursion: 1.003) and 10⁵-chain noise
+    # (se ≈ 0.002). Control: the slide's kernel.
+    Claim("corrected_kernel_std", "talk (Taylor form), corrected", "std(x_0)/s with noise std √(1−α²) (our "
+          "variance recursion: 1.003)", 1.0, "abs", 0.01, 0.01, control=SLIDE, reference="theory"),
     Claim("exact_posterior_kernel_std", "Ho et al. 2020, eq. 6-7", "std(x_0)/s, q(x_{t-1}|x_t,x_0) over p(x_0|x_t)",
-          1.0, "abs", 0.01, 0.01),
+          1.0, "abs", 0.01, 0.01, control=SLIDE, reference="theory"),
+    # Claim 2. ±0.005 is 2.2 se of a std from 10⁵ draws (se = 1/√(2·10⁵) = 0.0022). Control: σ_t = 0, the chain
+    # without its noise (std √ᾱ_T ≈ 0.006 for the exact ε*).
     Claim("ancestral_std_beta", "Ho et al. 2020, Alg. 2", "std of Alg. 2 with exact ε*, N(0,1), σ²=β, 10⁵ samples",
-          1.0, "abs", 0.005, 0.005),
-    Claim("ancestral_std_beta_tilde", "Ho et al. 2020, Alg. 2 / §3.2", "the same with σ²=β̃ ([calc] exact recursion)",
-          0.9955, "abs", 0.005, 0.005, digits=4),
+          1.0, "abs", 0.005, 0.005, control=NOISELESS, reference="theory"),
+    Claim("ancestral_std_beta_tilde", "Ho et al. 2020, Alg. 2 / §3.2", "the same with σ²=β̃ (our exact variance "
+          "recursion: 0.9955)", 0.9955, "abs", 0.005, 0.005, digits=4, control=NOISELESS, reference="ours"),
+    # 2·10⁴ draws: the se of a weight is ≤ √(0.25/2·10⁴) = 0.0035, so 0.02 is > 5 se. Control: Alg. 2 with the
+    # exact ε* of the moment-matched Gaussian, its samples scored as the mixture's.
     Claim("ancestral_mixture_weights", "Ho et al. 2020, Alg. 2", "max |ŵ_k − w_k|, exact ε* of the mixture, 2·10⁴ samples",
-          0.0, "max", 0.02, 0.02, digits=2),
+          0.0, "max", 0.02, 0.02, digits=2, control=GAUSS_CONTROL + ", exact ε*, same chains", reference="theory"),
+    # Claim 3. Unchanged bars (0.04, 0.1); control: samples of the moment-matched Gaussian, same metrics.
     Claim("toy_eps_simple_weights", "Ho et al. 2020, Table 2 (toy)", "ε/L_simple: median max |ŵ_k − w_k|",
-          0.0, "max", 0.04, 0.04, digits=2),
+          0.0, "max", 0.04, 0.04, digits=2, control=GAUSS_CONTROL + ", as many samples", reference="theory"),
     Claim("toy_eps_simple_logp", "Ho et al. 2020, Table 2 (toy)", "ε/L_simple: median |E_sample log p − E_data log p|",
-          0.0, "max", 0.1, 0.1, digits=2),
-    Claim("toy_eps_simple_mmd_ratio", "Ho et al. 2020, Table 2 (toy)", "ε/L_simple: median MMD²_b / two-sample MMD²_b",
-          1.0, "max", 10.0, 10.0, digits=2),
-    Claim("toy_ranking", "Ho et al. 2020, Table 2 (ranking)", "median MMD²(ε/L_simple) / median MMD²(μ̃/MSE)",
-          None, "max", 1.0, 1.0, digits=2),
-    Claim("digits_vlb_bits", "Ho et al. 2020, §4 / eq. 5", "ε/L_simple: VLB bits/dim on held-out digits, below the "
-          "uniform model's log2 17 (the independent-pixel model's 2.42 is reported, not met)", None, "max",
-          UNIFORM_BITS, UNIFORM_BITS, digits=3),
-    Claim("digits_fd_vs_data", "Ho et al. 2020, §4 (FID; our digits FD)", "ε/L_simple: FD / FD of as many real training "
-          "digits (the ncsn chapter's criterion)", None, "max", 10.0, 5.0, digits=2),
-    Claim("digits_fd_ranking", "Ho et al. 2020, Table 2 (digits)", "FD(ε/L_simple) / FD(μ̃, L)", None, "max", 3.0, 1.0,
-          digits=2),
+          0.0, "max", 0.1, 0.1, digits=2, control=GAUSS_CONTROL + ", as many samples", reference="theory"),
+    # The 99% quantile of the null distribution of the same MMD²_b (exact samples, same n, same test set): a
+    # level-1% two-sample test, a bar from the statistic's law, not from our model (it replaces "≤ 10× the mean
+    # null", which ε/L passed). Control: ε/L, the row the paper puts 10 FID behind (13.51 vs 3.17).
+    Claim("toy_eps_simple_mmd_ratio", "Ho et al. 2020, Table 2 (toy)", "ε/L_simple: median MMD²_b / 99% quantile of "
+          "MMD²_b between exact samples and the same test set (median-ladder kernel)", None, "max", 1.0, 1.0, digits=2,
+          control="ε/L (fixed isotropic Σ), the same test"),
+    # Table 2 ranks ε/L_simple (FID 3.17) above ε/L (13.51) and μ̃/L (13.22): the ratio of median MMD² < 1. Control:
+    # the moment-matched Gaussian's samples in ε/L_simple's place (a model the comparison must rank below).
+    Claim("toy_ranking_vs_eps_vlb", "Ho et al. 2020, Table 2 (ranking: 3.17 vs 13.51 FID)",
+          "median MMD²(ε/L_simple) / median MMD²(ε/L)", None, "max", 1.0, 1.0, digits=2,
+          control=GAUSS_CONTROL + " in ε/L_simple's place"),
+    Claim("toy_ranking_vs_mean_vlb", "Ho et al. 2020, Table 2 (ranking: 3.17 vs 13.22 FID)",
+          "median MMD²(ε/L_simple) / median MMD²(μ̃/L)", None, "max", 1.0, 1.0, digits=2,
+          control=GAUSS_CONTROL + " in ε/L_simple's place"),
+    # Claim 4. The criterion fixed before the result: a DDPM must beat the independent-pixel model (a per-pixel
+    # histogram fitted to the training digits) on the same held-out digits; the paired difference (with its se)
+    # must be ≤ 0. Control: the uniform model (log2 17 bits/dim).
+    Claim("digits_vlb_bits", "Ho et al. 2020, §4 / eq. 5", "ε/L_simple: VLB bits/dim − independent-pixel model's "
+          "bits/dim, same held-out digits", None, "max", 0.0, 0.0, digits=2, control="the uniform model (log2 17)"),
+    # FD against a pixel-space Gaussian (full covariance, fitted to the training digits, as many draws). The bar
+    # set before the first full run (recorded in the chapter's prose since its first commit) was "below HALF the
+    # fitted Gaussian's"; it was loosened to "5× real digits" after the result. Restored as first stated.
+    # Control: the independent-pixel Gaussian (diagonal covariance).
+    Claim("digits_fd_vs_gaussian", "Ho et al. 2020, §4 (FID; our digits FD)", "ε/L_simple: FD / FD of a "
+          "full-covariance pixel Gaussian (same n)", None, "max", 0.5, 0.5, digits=2,
+          control="the independent-pixel Gaussian"),
 ])
 
 
-def measured_claims(kernels: dict, exact: dict, toy: ToyResult, dig: DigitsResult) -> dict[str, float]:
+def measured_claims(kernels: dict, exact: dict, toy: ToyResult, dig: DigitsResult) -> dict[str, float | tuple]:
     """Map the chapter's results onto claim ids."""
     eps = dig.objectives[0]
     return {
@@ -533,9 +635,29 @@ def measured_claims(kernels: dict, exact: dict, toy: ToyResult, dig: DigitsResul
         "ancestral_mixture_weights": exact["mixture_weight_error"],
         "toy_eps_simple_weights": toy.median(toy.weight_error, "eps/simple"),
         "toy_eps_simple_logp": abs(toy.median(toy.logp_gap, "eps/simple")),
-        "toy_eps_simple_mmd_ratio": toy.median(toy.mmd, "eps/simple") / toy.mmd_reference,
-        "toy_ranking": toy.ranking,
-        "digits_vlb_bits": dig.bits[eps],
-        "digits_fd_vs_data": dig.fd_over_data,
-        "digits_fd_ranking": dig.fd_ratio,
+        "toy_eps_simple_mmd_ratio": toy.mmd_ratio("eps/simple"),
+        "toy_ranking_vs_eps_vlb": toy.ranking("eps/simple", "eps/vlb"),
+        "toy_ranking_vs_mean_vlb": toy.ranking("eps/simple", "mean/vlb"),
+        "digits_vlb_bits": dig.bits_excess[eps],
+        "digits_fd_vs_gaussian": dig.fd_over_gaussian,
+    }
+
+
+def measured_controls(kernels: dict, exact: dict, toy: ToyResult, dig: DigitsResult) -> dict[str, float | tuple]:
+    """Each claim's control, measured by the same code as the claim (see ``CLAIMS``)."""
+    uniform = UNIFORM_BITS - independent_pixel_image_bits(digits("test")[0][:dig.n_vlb])
+    return {
+        "slide_kernel_collapses": kernels["corrected"],
+        "corrected_kernel_std": kernels["slide"],
+        "exact_posterior_kernel_std": kernels["slide"],
+        "ancestral_std_beta": exact["std_noiseless"],
+        "ancestral_std_beta_tilde": exact["std_noiseless"],
+        "ancestral_mixture_weights": exact["gaussian_weight_error"],
+        "toy_eps_simple_weights": toy.median(toy.weight_error, GAUSSIAN),
+        "toy_eps_simple_logp": abs(toy.median(toy.logp_gap, GAUSSIAN)),
+        "toy_eps_simple_mmd_ratio": toy.mmd_ratio("eps/vlb"),
+        "toy_ranking_vs_eps_vlb": toy.ranking(GAUSSIAN, "eps/vlb"),
+        "toy_ranking_vs_mean_vlb": toy.ranking(GAUSSIAN, "mean/vlb"),
+        "digits_vlb_bits": (float(uniform.mean()), float(uniform.std() / math.sqrt(len(uniform)))),
+        "digits_fd_vs_gaussian": dig.fd_independent / dig.fd_gaussian,
     }

@@ -8,6 +8,7 @@ from matplotlib.figure import Figure
 from replications.score_sde.experiment import (CHAPTER_SAMPLERS, LABELS, Config, LikelihoodResult, MarginalResult,
                                                SamplerResult, conditional_density, mixture, sdes)
 from scorelib.distributions import GaussianMixture
+from scorelib.metrics import mmd2_to_mixture
 from scorelib.plotting import density_contours, figure, loss_curve
 
 LIM = (-4.0, 4.0)
@@ -40,7 +41,7 @@ def sample_grid(mix: GaussianMixture, samples: dict[str, torch.Tensor], result: 
         density_contours(ax, mix.log_prob, LIM, levels=[-6, -4, -2, 0], colors="k", linewidths=0.6, alpha=0.6)
         w = ", ".join(f"{v:.2f}" for v in result.weights[name].tolist())
         ax.set(xlim=LIM, ylim=LIM, aspect="equal")
-        ax.set_title(f"{LABELS[name]}\nŵ ({w}) · MMD² {result.mmd[name] / result.floor:.1f}× floor", fontsize="small")
+        ax.set_title(f"{LABELS[name]}\nŵ ({w}) · MMD² {result.mmd[name] / result.q99:.2f}× null q99", fontsize="small")
     if extra is not None:
         extra(axes.flat[-1])
     if title:
@@ -52,7 +53,9 @@ def exact_samplers(cfg: Config, state: dict[str, torch.Tensor], result: SamplerR
     mix = mixture(cfg)
 
     def sweep(ax):
-        mmd = state["sweep.mmd"] / result.floor * (cfg.sweep_samples / cfg.exact_samples)  # floor ∝ 1/n
+        # the sweep's MMD² is to the mixture itself (closed form), over its own exact-sample floor at sweep_samples
+        _, floor = mmd2_to_mixture(mix.sample(cfg.sweep_samples, torch.Generator().manual_seed(0))[0], mix)
+        mmd = state["sweep.mmd"] / floor
         names = ("euler_maruyama", "reverse_diffusion", "ancestral", "predictor_corrector")
         for i, (sde, ls) in enumerate((("VE", "-"), ("VP", "--"))):
             for j, name in enumerate(names):

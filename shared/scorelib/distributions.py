@@ -225,3 +225,14 @@ class NoisedMixture:
         """ε*(x_t, t) = -s(t)·∇log p_t(x_t), ``[n, D]`` (the samplers' ``eps_fn``)."""
         _, s = self.marginal(t)
         return -float(s) * self.score(x, t)
+
+
+def moment_matched_gaussian(mix: GaussianMixture) -> GaussianMixture:
+    """The single Gaussian N(m, C) with the mixture's mean and covariance (m = Σ w_k μ_k, C = Σ w_k (Σ_k + μ_kμ_kᵀ)
+    − mmᵀ), as a one-component :class:`GaussianMixture`: the best Gaussian in KL(p ‖ q), and the toy chapters'
+    negative control (a sampler driven by its exact score recovers no mode)."""
+    w = mix.weights
+    m = (w[:, None] * mix.means).sum(0)
+    second = (w[:, None, None] * (mix.covs + mix.means[:, :, None] * mix.means[:, None, :])).sum(0)
+    cov = second - m[:, None] * m[None, :]
+    return GaussianMixture(torch.ones(1, dtype=w.dtype, device=w.device), m[None], cov[None])

@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 from torch import Tensor
@@ -191,3 +191,35 @@ def digits_fd_references(n: int, generator: torch.Generator,
     gauss = flat.mean(0) + torch.randn(n, 64, generator=generator, dtype=torch.float64) @ torch.linalg.cholesky(cov).T
     return (digits_frechet_distance(train_x[idx], test_x, model),
             digits_frechet_distance(gauss.float().reshape(n, 1, 8, 8), test_x, model))
+
+
+# --------------------------------------------------------------------------------------------
+# One MMD test for the toy chapters (ddpm, score_sde): a data-fixed kernel and the null's quantile
+# --------------------------------------------------------------------------------------------
+
+#: Octaves of the median-heuristic ladder of :func:`median_ladder`.
+MEDIAN_LADDER_OCTAVES = 4
+
+
+def median_ladder(reference: Tensor, octaves: int = MEDIAN_LADDER_OCTAVES, max_points: int = 1000) -> tuple[float, ...]:
+    """The bandwidths (h, h/2, …, h/2^(octaves-1)) with h the median pairwise distance of ``reference [n, D]``
+    (its first ``max_points`` rows): the median heuristic (Gretton et al. 2012, §8) extended down by octaves,
+    so that structure finer than the data's overall spread (a mode's width) is seen too. Fixed by the
+    reference (data) sample, never by the sample under test; each bandwidth halves the previous one, so
+    :func:`mmd2` computes one exponential for the whole ladder."""
+    if octaves < 1:
+        raise ConfigError(f"octaves must be ≥ 1, got {octaves}")
+    h = float(torch.pdist(reference[:max_points].double()).median())
+    return tuple(h / 2**i for i in range(octaves))
+
+
+def mmd2_null(draw: Callable[[int, torch.Generator], Tensor], reference: Tensor, n: int,
+              bandwidths: Sequence[float], draws: int, generator: torch.Generator,
+              kyy: float | None = None) -> Tensor:
+    """``draws`` values of MMD²_b(x, ``reference``) (:func:`mmd2`, biased) with x = ``draw(n, generator)`` an
+    exact sample of the reference's law: the statistic's null distribution at this sample size, against this
+    reference set, computed by the same call as any sampler's. Its 99% quantile is the criterion of a level-1%
+    two-sample test: a sampler whose MMD² exceeds it is distinguishable from exact sampling. ``[draws]`` float64."""
+    kyy = rbf_kernel_mean(reference, reference, bandwidths) if kyy is None else kyy
+    return torch.stack([mmd2(draw(n, generator).to(reference.dtype), reference, bandwidths, biased=True, kyy=kyy)
+                        for _ in range(draws)])
