@@ -41,22 +41,23 @@ def test_exact_gp_samples_pass_the_regression_claims(kernel):
     mean, cov = ex.gp_predictive(CFG, kernel, ts)
     r = ex.regression_check(CFG, {f"samples.{kernel}": _gp_samples(mean, cov, CFG.n_samples, 2)}, kernel, 0)
     assert _passes(f"ndp_tll_gap_{kernel}", r.gap) and _passes(f"ndp_mse_ratio_{kernel}", r.mse_ratio)
-    assert _passes(f"ndp_tll_gibbs_{kernel}", r.gap / r.gap_se)
     # the estimator's own loss: a fitted Gaussian of 128 samples in 50 dimensions loses 0.1-0.35 nats/point
     loss = float((r.tll_gp_fitted - r.tll_gp).mean())
     assert -0.35 < loss < -0.1, loss
 
 
 def test_a_context_free_model_scores_below_exact_samples():
-    """A model that ignores the contexts (GP prior draws) is caught by the MSE claim; the TLL gap alone cannot catch
-    it at the quick tolerance, which is why the chapter shows that baseline."""
+    """A model that ignores the contexts (GP prior draws: the claims' control) is rejected by the TLL-gap bar, now
+    −0.35 at both profiles (the old quick bar −0.6 passed it), and by the MSE claim."""
     for kernel in ex.GP_KERNELS:
         ts = ex.test_set(CFG, kernel, 0)
         mean, cov = ex.gp_predictive(CFG, kernel, ts)
         r = ex.regression_check(CFG, {f"samples.{kernel}": _gp_samples(mean, cov, CFG.n_samples, 2)}, kernel, 0)
-        prior = dataclasses.replace(r, tll_ndp=r.tll_prior_fitted)
+        prior = r.control()
         assert prior.gap < r.gap - 0.1
-        assert not _passes(f"ndp_tll_gap_{kernel}", prior.gap, "full")
+        for profile in ("quick", "full"):
+            assert not _passes(f"ndp_tll_gap_{kernel}", prior.gap, profile)
+            assert not _passes(f"ndp_mse_ratio_{kernel}", prior.mse_ratio, profile)
 
 
 def test_predicting_zero_fails_the_mse_claim():
@@ -116,3 +117,47 @@ def test_repaint_oracle_claims_separate_naive_from_resampled():
     assert _passes("repaint_resampled_kl", resampled) and not _passes("repaint_naive_kl", resampled)
     assert _passes("repaint_std_ratio", r.std_ratio["t"][-1]) and not _passes("repaint_std_ratio", r.std_ratio["t"][0])
     assert math.isfinite(r.kl["t-1"][-1]) and r.kl["t-1"][-1] < 0.3
+
+
+# ---------------------------------------------------------------------------------------------
+# Negative controls and a mutation test (issue 13)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_committed_controls_fail_their_claims():
+    import json
+
+    from replications import ROOT
+
+    claims = json.loads((ROOT / ex.CHAPTER / "artifacts" / "metrics.json").read_text())["claims"]
+    counted = [c for c in claims if not c.get("check")]
+    assert counted and not [c["id"] for c in counted if c["control_verdict"] == "replicated"]
+    # Known weakness, reported honestly: the Matérn TLL-gap control (−0.46 ± 0.054 over 16 test functions) straddles
+    # the −0.35 bar, so it is "inconclusive", not rejected; every other control is rejected.
+    weak = {c["id"] for c in counted if c["control_verdict"] != "not replicated"}
+    assert weak <= {"ndp_tll_gap_matern52"}, weak
+    assert not any(c["id"].startswith("ndp_tll_gibbs") for c in claims)
+    assert all(c["reference"] == "ours" and c["check"] for c in claims if c["id"].startswith("gp_reference_tll"))
+
+
+def test_positional_control_fails_the_symmetry_claims():
+    sym = ex.symmetry_check(CFG, 0, ex.PositionalControl)
+    for profile in ("quick", "full"):
+        assert ex.CLAIMS["point_equivariance"].verdict(sym.point_equivariance, profile) == "not replicated"
+        assert ex.CLAIMS["dim_invariance"].verdict(sym.dim_invariance, profile) == "not replicated"
+
+
+def test_mutation_positions_in_the_network_turn_the_symmetry_claims_red(monkeypatch):
+    """Mutation of the library network: BiDimensionalAttention given each point's index (a positional encoding)
+    through its embedding. The chapter's own symmetry measurement then fails."""
+    import scorelib.nets as nets
+
+    original = nets.BiDimensionalAttention.forward
+
+    def with_positions(self, x, y, t, *args, **kwargs):
+        n = x.shape[-2]
+        return original(self, x + 0.1 * torch.arange(n, dtype=x.dtype)[:, None], y, t, *args, **kwargs)
+
+    monkeypatch.setattr(nets.BiDimensionalAttention, "forward", with_positions)
+    sym = ex.symmetry_check(CFG, 0)
+    assert ex.CLAIMS["point_equivariance"].verdict(sym.point_equivariance, "full") == "not replicated"

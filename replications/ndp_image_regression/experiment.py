@@ -1,13 +1,16 @@
 """Chapter ``ndp_image_regression``: images as functions (Dutordoir et al. 2022, §5.3).
 
-The claim (CLAIMS.md, section ndp_image_regression): an NDP trained on images-as-functions (pixel
+The claim (Dutordoir et al. 2022, §5.3, and the talk's image-regression slide): an NDP trained on images-as-functions (pixel
 coordinates in [-2, 2]² → intensity in [0, 1]) learns a covariance over images *from data*; conditioned on
 part of an image, its conditional mean predicts the unobserved pixels better than the training-mean image and
 than a stationary RBF-GP on pixel coordinates with a fitted lengthscale, and the error falls as more pixels
 are observed.
 
 ``fit`` trains the NDP and draws every conditional sample (the artifacts of the full profile); the GP
-baseline is fitted by maximum marginal likelihood in ``baseline_check`` (a few seconds).
+baseline is fitted by maximum marginal likelihood in ``fit_gp`` (a few seconds). The strongest non-learned
+baseline is a Gaussian with the *empirical* mean and covariance of the training images, conditioned exactly on the
+context (:func:`empirical_gaussian`, :func:`gaussian_predict`). The negative control of every counted claim is the
+NDP without its context: the mean of its unconditional draws, predicted for every test image.
 """
 
 from __future__ import annotations
@@ -210,6 +213,32 @@ def gp_predict(cfg: Config, gp: GPFit, y: Tensor, observed: Tensor) -> Tensor:
     return torch.stack(out)
 
 
+def quantisation_variance(cfg: Config) -> float:
+    """Δ²/12, the variance of rounding to the data's intensity step Δ (1/16 for the 8×8 digits, 1/255 for MNIST):
+    the observation noise of the empirical-covariance Gaussian, which also keeps its conditioning well posed
+    (some border pixels of the digits never vary)."""
+    step = 1 / 255 if cfg.mnist_dir is not None else 1 / 16
+    return step ** 2 / 12
+
+
+def empirical_gaussian(cfg: Config) -> tuple[Tensor, Tensor]:
+    """The empirical mean ``[P]`` and covariance ``[P, P]`` (unbiased) of the training images, float64: a Gaussian
+    over whole images with a covariance learnt from data, without a network."""
+    train = images(cfg, "train").double().reshape(-1, math.prod(images(cfg, "train").shape[-2:]))
+    return train.mean(0), torch.cov(train.T)
+
+
+def gaussian_predict(mean: Tensor, cov: Tensor, y: Tensor, observed: Tensor, noise_variance: float) -> Tensor:
+    """The exact conditional mean ``[n, P]`` of N(mean, cov) given each row of ``y [n, P]`` at ``observed [n, P]``
+    (:func:`scorelib.gp.masked_conditional_gaussian`, noisy observations), observed pixels kept."""
+    out = []
+    for yi, oi in zip(y.double(), observed):
+        full = yi.clone()
+        full[~oi] = masked_conditional_gaussian(mean, cov, yi, oi, noise_variance, jitter=0.0)[0]
+        out.append(full)
+    return torch.stack(out)
+
+
 @dataclass
 class RegressionResult:
     settings: list[str]
@@ -218,36 +247,59 @@ class RegressionResult:
     mse_mean: dict[str, float]
     observed_error: float  # max |NDP conditional mean - context| over observed pixels, all settings
     gp: GPFit
+    mse_empirical: dict[str, float] = field(default_factory=dict)  # the empirical-covariance Gaussian
+    mse_control: dict[str, float] = field(default_factory=dict)  # the NDP's context-free draws (their mean)
+
+
+def unobserved_mse(prediction: Tensor, test: Tensor, observed: Tensor) -> float:
+    """The MSE of ``prediction [n, P]`` on the unobserved pixels of ``test [n, P]``: the one error of every method."""
+    return float(((prediction - test)[~observed] ** 2).mean())
 
 
 def regression_check(cfg: Config, state: dict[str, Tensor], seed: int, gp: GPFit | None = None) -> RegressionResult:
     gp = fit_gp(cfg) if gp is None else gp
     test = images(cfg, "test")[: cfg.test_images].reshape(cfg.test_images, -1).double()
     mean_image = images(cfg, "train").double().mean(0).reshape(-1)
-    mse_ndp, mse_gp, mse_mean, observed_error = {}, {}, {}, 0.0
+    emp_mean, emp_cov = empirical_gaussian(cfg)
+    context_free = state["prior"].double().reshape(len(state["prior"]), -1).mean(0)  # the NDP without context
+    mse_ndp, mse_gp, mse_mean, mse_emp, mse_control, observed_error = {}, {}, {}, {}, {}, 0.0
     for name, observed in masks(cfg, seed, cfg.test_images).items():
         cond_mean = state[f"samples.{name}"].double().mean(1)
-        u = ~observed
-        mse_ndp[name] = float(((cond_mean - test)[u] ** 2).mean())
-        mse_gp[name] = float(((gp_predict(cfg, gp, test, observed) - test)[u] ** 2).mean())
-        mse_mean[name] = float(((mean_image.expand_as(test) - test)[u] ** 2).mean())
+        mse_ndp[name] = unobserved_mse(cond_mean, test, observed)
+        mse_gp[name] = unobserved_mse(gp_predict(cfg, gp, test, observed), test, observed)
+        mse_mean[name] = unobserved_mse(mean_image.expand_as(test), test, observed)
+        mse_emp[name] = unobserved_mse(gaussian_predict(emp_mean, emp_cov, test, observed, quantisation_variance(cfg)),
+                                       test, observed)
+        mse_control[name] = unobserved_mse(torch.where(observed, test, context_free), test, observed)
         observed_error = max(observed_error, float((cond_mean - test)[observed].abs().max()))
-    return RegressionResult(list(mse_ndp), mse_ndp, mse_gp, mse_mean, observed_error, gp)
+    return RegressionResult(list(mse_ndp), mse_ndp, mse_gp, mse_mean, observed_error, gp, mse_emp, mse_control)
 
 
 def random_settings(cfg: Config) -> list[str]:
     return [f"random {round(100 * f)}%" for f in cfg.fractions]
 
 
+# Criteria (fixed before the empirical-covariance baseline was measured, except where said): the paper's image
+# regression claim is that the NDP's learnt covariance predicts missing pixels; "≤ 0.7× the mean image" (full) and
+# "no worse than the fitted RBF-GP" (ratio ≤ 1) are the chapter's original full bounds; the quick profile keeps its
+# original looser bounds (0.8, 1.5: a CI-scale model, 2,000 steps), which its context-free control (the quick NDP's own
+# unconditional draws: 1.6× the GP) still fails. The empirical-covariance claim (issue 13) uses the claim's own
+# statement, ratio ≤ 1, at both profiles: "the learnt covariance beats the data's own second moments".
+CONTROL = "the NDP without context (mean of its unconditional draws)"
 CLAIMS = ClaimTable([
     Claim("ndp_vs_mean_image_50", "Dutordoir et al. 2022, §5.3 (image regression)",
-          "MSE(NDP) / MSE(mean image), unobserved pixels, 50% random context", None, "max", 0.8, 0.7, digits=2),
+          "MSE(NDP) / MSE(mean image), unobserved pixels, 50% random context", None, "max", 0.8, 0.7, digits=2,
+          control=CONTROL),
     Claim("ndp_vs_gp_50", "Dutordoir et al. 2022, §5.3", "MSE(NDP) / MSE(RBF-GP, ℓ fitted), 50% random context",
-          None, "max", 1.5, 1.0, digits=2),
+          None, "max", 1.5, 1.0, digits=2, control=CONTROL),
+    Claim("ndp_vs_empirical_gaussian_50", "Dutordoir et al. 2022, §5.3 (a covariance learnt from data)",
+          "MSE(NDP) / MSE(empirical-covariance Gaussian, exact conditioning), 50% random context", None, "max",
+          1.0, 1.0, digits=2, control=CONTROL),
     Claim("mse_decreasing", "more context, less error", "max over 10→25→50→75% of MSE(next)/MSE(previous), NDP",
-          None, "max", 1.0, 1.0, digits=2),
+          None, "max", 1.0, 1.0, digits=2, control=CONTROL),
+    # complete() writes the context into its output, so this is 0 by construction: a check of the reassembly.
     Claim("observed_pixels_kept", "RePaint keeps the context", "max |conditional mean − context| at observed pixels",
-          0.0, "max", 0.05, 0.05, digits=2),
+          0.0, "max", 0.05, 0.05, digits=2, reference="theory", check=True),
 ])
 
 
@@ -256,12 +308,25 @@ def _ratio(b: float, a: float) -> float:
     return b / a if a > 0 else (0.0 if b == 0 else math.inf)
 
 
-def measured_claims(r: RegressionResult) -> dict[str, float]:
+def _ratios(r: RegressionResult, mse: dict[str, float]) -> dict[str, float]:
+    """The counted claims for a predictor with errors ``mse`` (the NDP's, or the control's): one code path."""
     rand = [k for k in r.settings if k.startswith("random")]
-    mses = [r.mse_ndp[k] for k in rand]
+    mses = [mse[k] for k in rand]
     return {
-        "ndp_vs_mean_image_50": r.mse_ndp["random 50%"] / r.mse_mean["random 50%"],
-        "ndp_vs_gp_50": r.mse_ndp["random 50%"] / r.mse_gp["random 50%"],
+        "ndp_vs_mean_image_50": mse["random 50%"] / r.mse_mean["random 50%"],
+        "ndp_vs_gp_50": mse["random 50%"] / r.mse_gp["random 50%"],
+        "ndp_vs_empirical_gaussian_50": mse["random 50%"] / r.mse_empirical["random 50%"],
         "mse_decreasing": max(_ratio(b, a) for a, b in zip(mses[:-1], mses[1:])),
-        "observed_pixels_kept": r.observed_error,
     }
+
+
+def measured_claims(r: RegressionResult) -> dict[str, float]:
+    return {**_ratios(r, r.mse_ndp), "observed_pixels_kept": r.observed_error}
+
+
+def measured_controls(r: RegressionResult) -> dict[str, float]:
+    return _ratios(r, r.mse_control)
+
+
+def claim_results(r: RegressionResult, profile: str):
+    return CLAIMS.check(measured_claims(r), profile, controls=measured_controls(r))

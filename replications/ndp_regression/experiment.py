@@ -1,6 +1,6 @@
 """Chapter ``ndp_regression``: profiles, training, sampling and claims (Dutordoir et al. 2022).
 
-Claims (CLAIMS.md, section ndp_regression):
+Claims (Dutordoir et al. 2022, §4, §5.2 and Table 1; Lugmayr et al. 2022 for RePaint):
 
 1. **Symmetries.** The bi-dimensional attention noise model is equivariant to permuting the points and
    invariant to permuting the input dimensions (random weights, float64).
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from scorelib.claims import Claim, ClaimTable
+from scorelib.claims import Claim, ClaimTable, Measured
 from scorelib.datasets import NDP_NOISE_VARIANCE, FunctionBatch, gp_functions
 from scorelib.gp import (exact_gaussian_eps, gaussian_log_prob, get_kernel, gp_posterior, kl_mvn,
                          masked_conditional_gaussian, squared_exponential)
@@ -39,7 +39,7 @@ DTYPE = torch.float32
 #: The GP kernels of the training data, one NDP each (names of :data:`scorelib.gp.KERNELS`).
 GP_KERNELS: tuple[str, ...] = ("squared_exponential", "matern52")
 LABELS = {"squared_exponential": "SE", "matern52": "Matérn-5/2"}
-#: CLAIMS.md's exact-GP TLL on correct data, D = 1, 2, 3 ([calc]; recomputed in the chapter, printed beside).
+#: Our earlier calculation of the exact GP's TLL on correct data, D = 1, 2, 3 (recomputed in the chapter: checks).
 GP_TLL_CALC = {"squared_exponential": (0.712, -0.844, -1.275), "matern52": (0.316, -1.027, -1.315)}
 
 
@@ -47,7 +47,7 @@ GP_TLL_CALC = {"squared_exponential": (0.712, -0.844, -1.275), "matern52": (0.31
 class Config:
     """Every size and setting of the chapter; QUICK and FULL differ only in sizes."""
 
-    # data (CLAIMS.md): x ~ U[-2, 2]^D, ℓ = 0.25√D, variance 1, noise variance 0.05²
+    # data (the paper's §5.2 set-up): x ~ U[-2, 2]^D, ℓ = 0.25√D, variance 1, noise variance 0.05²
     dim: int = 1
     noise_variance: float = NDP_NOISE_VARIANCE
     train_points: int = 60
@@ -133,11 +133,27 @@ class SymmetryResult:
     output_scale: float  # max |model(x, y)|: the errors are relative to this
 
 
-def symmetry_check(cfg: Config, seed: int) -> SymmetryResult:
+class PositionalControl(torch.nn.Module):
+    """The symmetry claims' negative control: the same network told where each point and input dimension sits in
+    its list (index · 0.1 added to the inputs), i.e. with a positional encoding."""
+
+    def __init__(self, cfg: Config) -> None:
+        super().__init__()
+        self.inner = network(cfg)
+        self.head = self.inner.head
+
+    def forward(self, x: Tensor, y: Tensor, t: Tensor) -> Tensor:
+        n, d = x.shape[-2], x.shape[-1]
+        x = x + 0.1 * torch.arange(n, dtype=x.dtype)[:, None] + 0.1 * torch.arange(d, dtype=x.dtype)
+        return self.inner(x, y, t)
+
+
+def symmetry_check(cfg: Config, seed: int, make_network=None) -> SymmetryResult:
     """A randomly initialised model (its zero head re-drawn, else every output is 0) in float64, on a
-    batch of 3 functions with ``sym_points`` points in ``sym_dim`` dimensions."""
+    batch of 3 functions with ``sym_points`` points in ``sym_dim`` dimensions. ``make_network(cfg)`` replaces
+    :func:`network` (the control: :class:`PositionalControl`)."""
     def make() -> BiDimensionalAttention:
-        net = network(cfg).double().eval()
+        net = (network if make_network is None else make_network)(cfg).double().eval()
         torch.nn.init.normal_(net.head[-1].weight, std=0.5)
         return net
 
@@ -345,6 +361,7 @@ class RegressionResult:
     tll_prior_fitted: Tensor  # [F] Gaussian fitted to as many GP *prior* samples: a model that ignores the contexts
     mse_gp: Tensor  # [F] posterior-mean MSE at the targets
     mse_ndp: Tensor
+    mse_prior: Tensor | None = None  # [F] MSE of the prior samples' mean (the control)
 
     @property
     def gap(self) -> float:
@@ -358,6 +375,11 @@ class RegressionResult:
     @property
     def mse_ratio(self) -> float:
         return float(self.mse_ndp.mean() / self.mse_gp.mean())
+
+    def control(self) -> "RegressionResult":
+        """The same result with the GP-prior samples (contexts ignored) in the NDP's place: the control."""
+        return RegressionResult(self.kernel, self.n_context, self.tll_gp, self.tll_prior_fitted, self.tll_gp_fitted,
+                                self.tll_prior_fitted, self.mse_gp, self.mse_prior, self.mse_prior)
 
 
 def regression_check(cfg: Config, state: dict[str, Tensor], kernel: str, seed: int) -> RegressionResult:
@@ -375,11 +397,12 @@ def regression_check(cfg: Config, state: dict[str, Tensor], kernel: str, seed: i
     return RegressionResult(
         kernel, ts.n_context, gaussian_log_prob(ts.y_target, mean, cov, 0.0) / cfg.n_targets,
         fitted_tll(samples, ts.y_target), fitted_tll(gp_samples, ts.y_target), fitted_tll(prior_samples_, ts.y_target),
-        ((mean - ts.y_target) ** 2).mean(-1), ((samples.mean(1) - ts.y_target) ** 2).mean(-1))
+        ((mean - ts.y_target) ** 2).mean(-1), ((samples.mean(1) - ts.y_target) ** 2).mean(-1),
+        ((prior_samples_.mean(1) - ts.y_target) ** 2).mean(-1))
 
 
 def gp_reference_tll(cfg: Config, kernel: str, seed: int, n_functions: int = 512) -> float:
-    """The exact GP's mean TLL per target point over many test functions (CLAIMS.md's [calc] reference)."""
+    """The exact GP's mean TLL per target point over many test functions (checked against our earlier calculation)."""
     ts = test_set(cfg, kernel, seed + 10_000, n_functions)
     mean, cov = gp_predictive(cfg, kernel, ts)
     return float((gaussian_log_prob(ts.y_target, mean, cov, 0.0) / cfg.n_targets).mean())
@@ -390,42 +413,53 @@ def gp_reference_tll(cfg: Config, kernel: str, seed: int, n_functions: int = 512
 # ---------------------------------------------------------------------------------------------
 
 
+# Criteria. The TLL gap bar is fixed from the paper: Table 1 (SE, D = 1) reports NDP 0.39 against GP 0.71 (as
+# recalled, †), a gap of −0.32; the bar −0.35 allows 0.03 more, at both profiles (the quick bar was −0.6, which a
+# model that ignores the contexts passes: issue 13). The MSE bar 1.3 and the RePaint bars (KL ≥ 2 naive, ≤ 0.3 at
+# U = 10, sd within 5 %) are the chapter's original ones; each has a control the bar rejects.
+PRIOR_CONTROL = "GP prior samples, contexts ignored, through the same estimator"
+
+
 def _kernel_claims(kernel: str) -> list[Claim]:
     label = LABELS[kernel]
     calc = GP_TLL_CALC[kernel][0]
     return [
-        Claim(f"gp_reference_tll_{kernel}", "CLAIMS.md [calc]", f"exact GP TLL per target point, {label}, D=1, "
-              "512 test functions", calc, "abs", 0.05, 0.05),
-        Claim(f"ndp_tll_gap_{kernel}", "Dutordoir et al. 2022, Table 1 (SE, D=1: NDP 0.39 vs GP 0.71 †)",
-              f"NDP TLL − exact GP TLL, {label}, D=1", None, "min", -0.6, -0.35, digits=2),
-        Claim(f"ndp_tll_gibbs_{kernel}", "the exact GP is the true process", f"(NDP − GP TLL)/SE, {label}", None,
-              "max", 3.0, 3.0, digits=2),
+        Claim(f"gp_reference_tll_{kernel}", "our calculation (exact GP posterior predictive)",
+              f"exact GP TLL per target point, {label}, D=1, 512 test functions", calc, "abs", 0.05, 0.05,
+              reference="ours", check=True),
+        Claim(f"ndp_tll_gap_{kernel}", "Dutordoir et al. 2022, Table 1 (SE, D=1: NDP 0.39 vs GP 0.71, as recalled †)",
+              f"NDP TLL − exact GP TLL, {label}, D=1", None, "min", -0.35, -0.35, digits=2, control=PRIOR_CONTROL),
         Claim(f"ndp_mse_ratio_{kernel}", "Dutordoir et al. 2022, §5.2", f"NDP / GP posterior-mean MSE, {label}",
-              None, "max", 1.3, 1.3, digits=2),
+              None, "max", 1.3, 1.3, digits=2, control=PRIOR_CONTROL + " (their mean ≈ the prior mean 0)"),
     ]
 
 
 CLAIMS = ClaimTable([
     Claim("point_equivariance", "Dutordoir et al. 2022, §4 (bi-dimensional attention)", "max |ε(Px, Py) − Pε(x, y)|, float64", 0.0, "max",
-          1e-5, 1e-5, digits=1, stable=False),
+          1e-5, 1e-5, digits=1, stable=False, reference="theory",
+          control="the same network with a positional encoding (index added to the inputs)"),
     Claim("dim_invariance", "Dutordoir et al. 2022, §4 (bi-dimensional attention)", "max |ε(xΠ, y) − ε(x, y)|, D=3, float64", 0.0, "max",
-          1e-5, 1e-5, digits=1, stable=False),
+          1e-5, 1e-5, digits=1, stable=False, reference="theory",
+          control="the same network with a positional encoding (index added to the inputs)"),
     *_kernel_claims("squared_exponential"),
     *_kernel_claims("matern52"),
     Claim("repaint_naive_kl", "Lugmayr et al. 2022, §4 (U=1 is naive replacement)",
-          "KL(sampled ‖ exact), exact denoiser, U=1", None, "min", 2.0, 2.0, digits=2),
+          "KL(sampled ‖ exact), exact denoiser, U=1", None, "min", 2.0, 2.0, digits=2,
+          control="RePaint with U = 10 (resampled)"),
     Claim("repaint_resampled_kl", "Lugmayr et al. 2022, §4 (resampling harmonises)",
-          "KL(sampled ‖ exact), exact denoiser, U=10", None, "max", 0.3, 0.3, digits=2),
+          "KL(sampled ‖ exact), exact denoiser, U=10", None, "max", 0.3, 0.3, digits=2,
+          control="RePaint with U = 1 (naive replacement)"),
+    # implied by the two claims above for U ∈ {1, 5, 10}, with no separate wrong model: a check
     Claim("repaint_kl_decreasing", "Lugmayr et al. 2022, Fig. 4", "max over U ∈ {1,5,10} of KL(U_next)/KL(U)",
-          None, "max", 1.0, 1.0, digits=2),
+          None, "max", 1.0, 1.0, digits=2, check=True),
     Claim("repaint_std_ratio", "exact conditional", "mean predictive sd ratio sampled/exact, U=10", 1.0, "abs",
-          0.05, 0.05),
+          0.05, 0.05, reference="theory", control="RePaint with U = 1 (naive replacement)"),
 ])
 
 
 def measured_claims(sym: SymmetryResult, reg: dict[str, RegressionResult], reference: dict[str, float],
-                    oracle: OracleResult) -> dict[str, float]:
-    """Map the chapter's results onto claim ids."""
+                    oracle: OracleResult) -> dict[str, Measured]:
+    """Map the chapter's results onto claim ids (the TLL gap with its standard error over test functions)."""
     kl = oracle.kl["t"]
     out = {
         "point_equivariance": sym.point_equivariance,
@@ -437,7 +471,27 @@ def measured_claims(sym: SymmetryResult, reg: dict[str, RegressionResult], refer
     }
     for kernel, r in reg.items():
         out[f"gp_reference_tll_{kernel}"] = reference[kernel]
-        out[f"ndp_tll_gap_{kernel}"] = r.gap
-        out[f"ndp_tll_gibbs_{kernel}"] = r.gap / r.gap_se
+        out[f"ndp_tll_gap_{kernel}"] = (r.gap, r.gap_se)
         out[f"ndp_mse_ratio_{kernel}"] = r.mse_ratio
     return out
+
+
+def measured_controls(sym_control: SymmetryResult, reg: dict[str, RegressionResult],
+                      oracle: OracleResult) -> dict[str, Measured]:
+    """Each counted claim's control by the same code: the positional network's symmetry errors, the GP-prior samples
+    in the NDP's place, and RePaint's U = 1 and U = 10 as each other's controls."""
+    kl, ratio = oracle.kl["t"], oracle.std_ratio["t"]
+    out = {"point_equivariance": sym_control.point_equivariance, "dim_invariance": sym_control.dim_invariance,
+           "repaint_naive_kl": kl[-1], "repaint_resampled_kl": kl[0], "repaint_std_ratio": ratio[0]}
+    for kernel, r in reg.items():
+        c = r.control()
+        out[f"ndp_tll_gap_{kernel}"] = (c.gap, c.gap_se)
+        out[f"ndp_mse_ratio_{kernel}"] = c.mse_ratio
+    return out
+
+
+def claim_results(cfg: Config, seed: int, sym: SymmetryResult, reg: dict[str, RegressionResult],
+                  reference: dict[str, float], oracle: OracleResult, profile: str):
+    """The claims table with its controls (the positional network's symmetry errors are computed here)."""
+    controls = measured_controls(symmetry_check(cfg, seed, PositionalControl), reg, oracle)
+    return CLAIMS.check(measured_claims(sym, reg, reference, oracle), profile, controls=controls)

@@ -16,7 +16,7 @@ process) it is the only regulariser. A factorisation that still fails raises wit
   :func:`masked_conditional_gaussian` — the same for the entries of one Gaussian vector picked by a mask;
   :func:`gp_posterior` / :func:`gp_log_likelihood` built on it (R&W eq. 2.22-2.24).
 - :func:`step_mean`, :func:`step_kernel`, :func:`step_gp_posterior` — the GP with the first two moments
-  of f(x) = 1[x ≥ a], a ~ U[-L, L] (CLAIMS.md ``ndp_step_function``): the Gaussian baseline that cannot
+  of f(x) = 1[x ≥ a], a ~ U[-L, L] (the NDP talk's step-function experiment): the Gaussian baseline that cannot
   represent the two-point-mass posterior.
 - :func:`kl_mvn` — KL(N₀ ‖ N₁) between full-covariance multivariate normals (not to be confused with
   :func:`scorelib.likelihood.gaussian_kl`, the elementwise KL of the DDPM bound).
