@@ -43,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="the committed artifacts' metrics instead of the run folders")
     refresh = sub.add_parser("refresh", help="re-execute committed notebooks in place with their defaults")
     refresh.add_argument("chapters", nargs="*", metavar="CHAPTER", help="chapter ids")
-    refresh.add_argument("--results", action="store_true", help="also book/results.ipynb (run it last)")
+    refresh.add_argument("--results", action="store_true", help="also the book's generated pages: results, claims, talk (run last)")
     return parser
 
 
@@ -56,8 +56,9 @@ def _refresh(chapters: list[str], results: bool) -> int:
         print(f"executing {runner.notebook_path(chapter)} and recording artifacts/metrics.json", flush=True)
         print(refresh.refresh_chapter(chapter)["summary"], flush=True)
     if results:
-        print(f"executing {refresh.RESULTS}", flush=True)
-        refresh.execute_in_place(refresh.RESULTS)
+        for page in refresh.BOOK_PAGES:
+            print(f"executing {page}", flush=True)
+            refresh.execute_in_place(page)
     return 0
 
 

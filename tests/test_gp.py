@@ -108,7 +108,7 @@ def test_step_kernel_is_the_covariance_of_the_step_process():
 
 
 def test_step_gp_posterior_is_a_brownian_bridge_and_puts_68_and_49_percent_in_the_middle():
-    """CLAIMS.md ndp_step_function [calc]: L = 2, contexts (-0.5 → 0), (0.5 → 1)."""
+    """Our calculation (ndp_step_function): L = 2, contexts (-0.5 → 0), (0.5 → 1)."""
     L = 2.0
     xc = torch.tensor([[-0.5], [0.5]], dtype=DT)
     yc = torch.tensor([0.0, 1.0], dtype=DT)

@@ -25,7 +25,7 @@ def _gen(seed: int) -> torch.Generator:
 def test_ndp_schedule_matches_claims():
     b = rescaled_cosine_betas(500)
     assert float(b.min()) == pytest.approx(3e-4) and float(b.max()) == pytest.approx(0.5)
-    assert float(DDPMSchedule.ndp(500).alpha_bars[-1]) == pytest.approx(0.0022, abs=1e-4)  # CLAIMS.md
+    assert float(DDPMSchedule.ndp(500).alpha_bars[-1]) == pytest.approx(0.0022, abs=1e-4)  # our calculation of ᾱ_T
     assert bool((b[1:] >= b[:-1]).all())  # the cosine β's increase, and so do their rescaling
     with pytest.raises(ConfigError, match="beta_min"):
         rescaled_cosine_betas(10, 0.5, 0.1)

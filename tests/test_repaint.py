@@ -2,8 +2,8 @@
 
 For x_0 ~ N(0, Σ), x_t = √ᾱ_t x_0 + √(1-ᾱ_t) ε gives E[ε | x_t] = √(1-ᾱ_t)(ᾱ_t Σ + (1-ᾱ_t) I)⁻¹ x_t exactly,
 so the only errors left are RePaint's own (and the T-step discretisation). The exact conditional of the
-unknown coordinates is a Gaussian, compared by KL with a Gaussian fitted to the samples (CLAIMS.md
-``ndp_regression`` 3: naive replacement U = 1 is far off, U = 10 close).
+unknown coordinates is a Gaussian, compared by KL with a Gaussian fitted to the samples (our calculation
+for the ``ndp_regression`` chapter: naive replacement U = 1 is far off, U = 10 close).
 """
 
 from __future__ import annotations

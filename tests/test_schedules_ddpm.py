@@ -73,7 +73,7 @@ def test_ancestral_sampler_is_registered_and_ends_without_noise():
 
 @pytest.mark.slow
 def test_ancestral_with_exact_eps_gives_unit_std():
-    """CLAIMS.md ddpm-2: 10⁵ samples of N(0, 1) through Algorithm 2 with ε*: std 1.000 ± 0.005."""
+    """Ho et al. 2020, Algorithm 2: 10⁵ samples of N(0, 1) through Algorithm 2 with ε*: std 1.000 ± 0.005."""
     s = DDPMSchedule.linear(1000)
     g = torch.Generator().manual_seed(1)
     x = ddpm_ancestral(_gaussian_eps(s, 1.0), torch.randn(100_000, 1, generator=g), generator=g, schedule=s)

@@ -49,7 +49,7 @@ def digits(split: Literal["train", "test", "all"] = "train", dtype: torch.dtype 
 # Function data sets of the Neural Diffusion Processes chapters (Dutordoir et al. 2022)
 # --------------------------------------------------------------------------------------------
 
-#: NDP data settings (Dutordoir et al. 2022, §5.1; CLAIMS.md ``ndp_regression``).
+#: NDP data settings (Dutordoir et al. 2022, §5.1).
 NDP_X_RANGE = (-2.0, 2.0)
 NDP_NOISE_VARIANCE = 0.05**2
 
@@ -103,7 +103,7 @@ def gp_functions(n_functions: int, n_points: int, dim: int = 1, *, generator: to
                  noise_variance: float = NDP_NOISE_VARIANCE, x_range: tuple[float, float] = NDP_X_RANGE,
                  dtype: torch.dtype = torch.float64, jitter: float | None = None, x: Tensor | None = None,
                  **kernel_args) -> FunctionBatch:
-    """Draws of a zero-mean GP observed with Gaussian noise, the NDP regression data (CLAIMS.md).
+    """Draws of a zero-mean GP observed with Gaussian noise, the NDP regression data (Dutordoir et al. 2022, §5.1).
 
     x ~ U[x_range]^D per point, f ~ N(0, K(x, x)) with ``kernel`` (``"squared_exponential"``, ``"matern52"``,
     ``"periodic"``; ℓ = 0.25·√D unless given, ``variance``), y = f + σε, σ² = ``noise_variance``. The noise ε

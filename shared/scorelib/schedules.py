@@ -71,7 +71,7 @@ def cosine_betas(T: int = 1000, s: float = 0.008, max_beta: float = 0.999, dtype
 
 def rescaled_cosine_betas(T: int = 500, beta_min: float = 3e-4, beta_max: float = 0.5, s: float = 0.008,
                           dtype: torch.dtype = torch.float64) -> Tensor:
-    """The NDP schedule (Dutordoir et al. 2022, App. C; CLAIMS.md): the cosine β's of :func:`cosine_betas`
+    """The NDP schedule (Dutordoir et al. 2022, App. C): the cosine β's of :func:`cosine_betas`
     mapped affinely onto [``beta_min``, ``beta_max``], β_t = β_min + (β_t^cos - min β^cos)/(max β^cos -
     min β^cos)·(β_max - β_min): ``[T]``. At T = 500 the defaults give ᾱ_T ≈ 0.0022."""
     if not 0 < beta_min < beta_max < 1:
