@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"no metrics.json found under {args.output}; run `python -m replications run` first")
             return 1
         print(report.scoreboard(records))
-        return 0 if all(not r.failed for r in records) else 1
+        return 0 if not any(r.control_defects for r in records) else 1  # a control that passes is a defect; "not replicated" is a result
     except ScorelibError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

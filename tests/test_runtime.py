@@ -116,3 +116,28 @@ def test_seeded_construction_ignores_and_restores_the_global_rng():
     assert torch.equal(first, second)
     torch.manual_seed(123)
     assert torch.equal(torch.rand(1), after), "the global RNG state is restored"
+
+
+def test_git_commit_is_dirty_for_code_changes_but_not_for_recorded_results(tmp_path):
+    import subprocess
+
+    from scorelib.runtime import git_commit
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    (tmp_path / "ch" / "artifacts").mkdir(parents=True)
+    files = {"ch/experiment.py": "x = 1\n", "ch/ch.ipynb": "{}", "ch/artifacts/metrics.json": "{}",
+             "ch/artifacts/MANIFEST.json": "{}", "ch/artifacts/weights.pt": "w"}
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    git("init", "-q")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
+    head = git_commit(tmp_path / "ch")
+    assert head is not None and not head.endswith("-dirty")
+    for name in ("ch/ch.ipynb", "ch/artifacts/metrics.json", "ch/artifacts/MANIFEST.json"):
+        (tmp_path / name).write_text('{"changed": true}')
+    assert git_commit(tmp_path / "ch") == head, "a refreshed notebook or recorded metrics are results, not code"
+    (tmp_path / "ch/artifacts/weights.pt").write_text("retrained")
+    assert git_commit(tmp_path / "ch") == head + "-dirty"

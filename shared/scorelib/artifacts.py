@@ -53,7 +53,9 @@ def _write_json(path: Path, obj: Any) -> None:
 
 
 def _write_manifest(directory: Path) -> None:
-    files = {p.name: _sha256(p) for p in sorted(directory.iterdir()) if p.is_file() and p.name != MANIFEST}
+    """sha256 of every artifact file (hidden files, such as a refresh's ``.recording`` marker, are not artifacts)."""
+    files = {p.name: _sha256(p) for p in sorted(directory.iterdir())
+             if p.is_file() and p.name != MANIFEST and not p.name.startswith(".")}
     _write_json(directory / MANIFEST, {"files": files})
 
 

@@ -117,17 +117,25 @@ def versions() -> dict[str, str]:
     }
 
 
+#: Files a run writes by itself (executed notebooks, recorded metrics and their manifest): a change to them does
+#: not make the code that produced a result "dirty".
+RESULT_FILES: tuple[str, ...] = ("**/*.ipynb", "**/artifacts/metrics.json", "**/artifacts/MANIFEST.json")
+
+
 def git_commit(path: str | os.PathLike | None = None) -> str | None:
-    """The commit of the repository holding ``path`` (with ``-dirty`` if it has changes), or None."""
+    """The commit of the repository holding ``path``, with ``-dirty`` if tracked files other than results
+    (:data:`RESULT_FILES`) differ from it; None outside a git checkout. A refresh that re-executes chapter after
+    chapter thus records the commit of the code, not a dirty tree made by the chapters refreshed before it."""
     import subprocess
 
     cwd = os.fspath(path) if path is not None else os.getcwd()
+    excludes = [f":(top,exclude,glob){pattern}" for pattern in RESULT_FILES]
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True, timeout=10
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ":/", *excludes],
             cwd=cwd, capture_output=True, text=True, check=True, timeout=10,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
