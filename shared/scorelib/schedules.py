@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from scorelib.errors import ConfigError
-from scorelib.sde import SDE
+from scorelib.sde import VPTypeSDE
 
 
 def geometric_sigmas(sigma_max: float, sigma_min: float, n: int, dtype: torch.dtype = torch.float64) -> Tensor:
@@ -176,7 +176,7 @@ class DDPMSchedule:
         return v.reshape(v.shape + (1,) * (like.dim() - v.dim())) if v.dim() else v
 
 
-class DiscreteVPSDE(SDE):
+class DiscreteVPSDE(VPTypeSDE):
     """A DDPM schedule as a VP SDE dx = -½β(t) x dt + √β(t) dW on t ∈ [0, T], time in units of steps.
 
     β(t) = -log α_i on (i-1, i] (piecewise constant), so B(t) = ∫_0^t β = -log ᾱ_i at every integer step
@@ -237,11 +237,3 @@ class DiscreteVPSDE(SDE):
         m, s = torch.where(step, ab.sqrt(), m), torch.where(step, (1 - ab).sqrt(), s)
         return self._like(m, t), self._like(s, t)
 
-    def langevin_alpha(self, t: Tensor | float, s: Tensor | float) -> Tensor:
-        """α_i = m(t)²/m(s)², 1 - β_i for one step (Song et al. 2021, Algorithm 5)."""
-        m_t, _ = self.marginal(t)
-        m_s, _ = self.marginal(s)
-        return (m_t / m_s) ** 2
-
-    def prior_std(self) -> float:
-        return 1.0

@@ -170,7 +170,21 @@ class VESDE(SDE):
         return self.sigma_max
 
 
-class _LinearBeta(SDE):
+class VPTypeSDE(SDE):
+    """An SDE whose marginal mean shrinks, m(t) < 1, towards the prior N(0, I): VP, sub-VP, OU and the discrete
+    DDPM chain (:meth:`scorelib.schedules.DDPMSchedule.as_vpsde`)."""
+
+    def langevin_alpha(self, t: Tensor | float, s: Tensor | float) -> Tensor:
+        """α_i = 1 - β_i = m(t)²/m(s)² for the reverse step t → s < t (Song et al. 2021, Algorithm 5)."""
+        m_t, _ = self.marginal(t)
+        m_s, _ = self.marginal(s)
+        return (m_t / m_s) ** 2
+
+    def prior_std(self) -> float:
+        return 1.0
+
+
+class _LinearBeta(VPTypeSDE):
     """β(t) = β_min + (t/T)(β_max - β_min), and B(t) = ∫_0^t β(s) ds."""
 
     def __init__(self, beta_min: float = 0.1, beta_max: float = 20.0, T: float = 1.0) -> None:
@@ -189,14 +203,6 @@ class _LinearBeta(SDE):
     def drift(self, x: Tensor, t: Tensor | float) -> Tensor:
         return -0.5 * _bcast(self.beta(_as_time(t, x)), x) * x
 
-    def langevin_alpha(self, t: Tensor | float, s: Tensor | float) -> Tensor:
-        """α_i = 1 - β_i = m(t)²/m(s)² for the reverse step t → s < t (Song et al. 2021, Algorithm 5)."""
-        m_t, _ = self.marginal(t)
-        m_s, _ = self.marginal(s)
-        return (m_t / m_s) ** 2
-
-    def prior_std(self) -> float:
-        return 1.0
 
 
 class VPSDE(_LinearBeta):
