@@ -109,12 +109,9 @@ class ChapterRun:
         return metrics
 
     def _record(self, metrics: dict) -> None:
-        """``python -m replications refresh``: this evaluation becomes the committed expected result; the
-        training run's provenance is kept under ``"trained"``."""
-        committed = self.artifact_dir / artifacts.METRICS
-        old = json.loads(committed.read_text(encoding="utf-8")) if committed.exists() else {}
-        trained = old.get("trained") or {k: old[k] for k in ("git_commit", "wall_time_s", "device", "versions") if k in old}
-        artifacts.write_metrics(self.artifact_dir, {**metrics, "trained": trained})
+        """``python -m replications refresh``: this evaluation becomes the committed expected result (the
+        training run's own provenance stays in ``artifacts/config.json``, written with the weights)."""
+        artifacts.write_metrics(self.artifact_dir, metrics)
 
     def _compare_with_committed(self, metrics: dict) -> None:
         committed = self.artifact_dir / artifacts.METRICS

@@ -41,8 +41,8 @@ def execute_in_place(path: Path, timeout: int = 1800) -> None:
 def refresh_chapter(chapter: str) -> dict:
     """Re-execute the chapter's notebook in place; its evaluation is recorded as the committed
     ``artifacts/metrics.json`` (by :meth:`~replications.chapter.ChapterRun.finish`, which sees the
-    :data:`~replications.chapter.RECORDING` marker and keeps the training run's provenance under
-    ``"trained"``). Returns the recorded metrics."""
+    :data:`~replications.chapter.RECORDING` marker; the training run's provenance stays in
+    ``artifacts/config.json``). Returns the recorded metrics."""
     artifact_dir = ROOT / chapter / "artifacts"
     marker = artifact_dir / RECORDING
     marker.touch()
