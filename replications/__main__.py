@@ -59,6 +59,10 @@ def _refresh(chapters: list[str], results: bool) -> int:
         for page in refresh.BOOK_PAGES:
             print(f"executing {page}", flush=True)
             refresh.execute_in_place(page)
+        from replications import report, scoreboard_page
+
+        if scoreboard_page.write_landing_summary(report.committed_metrics()):
+            print(f"rewrote the scoreboard summary of {scoreboard_page.LANDING}", flush=True)
     return 0
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from replications import CHAPTER_ORDER, ROOT
-from scorelib.claims import verdict_of, markdown_table, text_table
+from scorelib.claims import verdict_of, text_table
 from scorelib.errors import CorruptArtifactError
 
 
@@ -102,13 +102,3 @@ def scoreboard(records: list[ChapterMetrics]) -> str:
     return (f"{table}\n\n{sum(r.n_passed for r in records)}/{total} claims replicated · "
             f"{sum(r.count('not replicated') for r in records)} not replicated · "
             f"{sum(r.count('inconclusive') for r in records)} inconclusive, in {len(records)} chapter run(s)")
-
-
-def claims_markdown(records: list[ChapterMetrics]) -> str:
-    """Every claim of every chapter as one Markdown table (the book's results page)."""
-    rows = [[r.chapter, f"**{c['id']}**<br>{c['source']}", verdict_of(c) if not c.get("check") else "check",
-             f"{c['measured']:.3g}", "—" if c["paper"] is None or c.get("reference", "paper") != "paper" else f"{c['paper']:.3g}",
-             c.get("criterion", c["tolerance"]),
-             "—" if c.get("control_measured") is None else f"{c['control_measured']:.3g} ({c.get('control_verdict')})"]
-            for r in records for c in r.claims]
-    return markdown_table(["chapter", "claim", "verdict", "ours", "paper", "criterion", "control"], rows)

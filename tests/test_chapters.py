@@ -40,6 +40,16 @@ def test_notebook_conventions(chapter):
     assert any(c.cell_type == "markdown" and c.source.startswith(f"({chapter}-claims)=\n## Claims") for c in nb.cells)
     glued = [o for c in code for o in c.outputs if o.get("metadata", {}).get("scrapbook", {}).get("name") == "verdicts"]
     assert len(glued) == 1, "the claims cell glues the verdict box exactly once (re-execute: python -m replications refresh)"
+    # the rendered page hides its plumbing (nbval still runs every cell): parameters folded, set-up and bookkeeping
+    # input hidden (the provenance line and the claims table stay visible), the nbval-only text table removed
+    tags = {i: set(c.metadata.get("tags", [])) for i, c in enumerate(code)}
+    assert "hide-cell" in tags[0]
+    assert "hide-input" in tags[1] and "run = start(" in code[1].source, "the set-up cell shows only its provenance line"
+    for i, c in enumerate(code):
+        if c.source.startswith("# NBVAL_CHECK_OUTPUT"):
+            assert "remove-cell" in tags[i]
+        if "run.train_or_load(" in c.source or "run.finish(" in c.source:
+            assert "hide-input" in tags[i]
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)

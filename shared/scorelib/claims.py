@@ -234,7 +234,8 @@ def _show_verdict(r: ClaimResult) -> str:
     return {"replicated": "replicated", "not replicated": "NOT replicated", "inconclusive": "inconclusive"}[r.verdict]
 
 
-def _show_value(value: float | None, se: float | None, digits: int) -> str:
+def show_value(value: float | None, se: float | None, digits: int) -> str:
+    """A measured value as every table of the book shows it: ``digits`` significant digits, ``± se`` when known."""
     if value is None:
         return "—"
     return _fmt(value, digits) + (f" ± {_fmt(se, 2)}" if se is not None else "")
@@ -293,10 +294,13 @@ class ClaimResults:
             return "(check)"
         if r.claim.control is None or r.control_verdict is None:
             return "none"
-        value = _show_value(r.control_measured, r.control_se, r.claim.digits)
+        value = show_value(r.control_measured, r.control_se, r.claim.digits)
         if not (r.claim.stable or show_unstable):
             value = "(varies)"
-        return f"{value}: {'PASSES (defect)' if r.control_defect else 'rejected'}"
+        if r.control_defect:
+            return f"{value}: PASSES (defect)"
+        # a control the bar rejects only within its standard error is not shown as rejected
+        return f"{value}: {'not rejected with confidence' if r.control_verdict == 'inconclusive' else 'rejected'}"
 
     HEADER = ["claim", "verdict", "ours", "paper", "criterion", "control"]
 
@@ -311,7 +315,7 @@ class ClaimResults:
             if c.control is not None:
                 control = f"{c.control} — {control}"
             rows.append([f"**{c.id}**<br>{c.quantity}<br>*{c.source}*", _show_verdict(r),
-                         _show_value(r.measured, r.se, c.digits), paper, c.criterion(r.profile) + target, control])
+                         show_value(r.measured, r.se, c.digits), paper, c.criterion(r.profile) + target, control])
         return f"{markdown_table(self.HEADER, rows)}\n\n**{self.summary()}.**"
 
     def to_text(self) -> str:
@@ -319,7 +323,7 @@ class ClaimResults:
         rows = []
         for r in self.results:
             c = r.claim
-            ours = _show_value(r.measured, r.se, c.digits) if c.stable else "(varies)"
+            ours = show_value(r.measured, r.se, c.digits) if c.stable else "(varies)"
             rows.append([c.id, _show_verdict(r), ours, c.criterion(r.profile), self._control(r, False)])
         table = text_table(["claim", "verdict", "ours", "criterion", "control"], rows, rule=False)
         return f"{table}\n{self.summary()}"

@@ -38,6 +38,19 @@ def use_theme() -> None:
             "svg.hashsalt": "scorelib",
         }
     )
+    _inline_at_double_resolution()
+
+
+def _inline_at_double_resolution() -> None:
+    """In a notebook, show figures as 2× PNGs (displayed at their 1× size, so they stay sharp when the book scales
+    them to its text column). The PNGs :func:`savefig` writes, which figure regression compares, keep ``DPI``."""
+    try:
+        from IPython import get_ipython
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+    except ImportError:  # no IPython: nothing is displayed inline
+        return
+    if get_ipython() is not None:
+        set_matplotlib_formats("retina")
 
 
 def figure(ncols: int = 1, nrows: int = 1, height: float = 3.6, width: float | None = None, **kw) -> tuple[Figure, np.ndarray]:

@@ -1,0 +1,142 @@
+"""The book's results page as HTML: a chapter scoreboard with links, totals and provenance, and every claim.
+
+``book/results.ipynb`` displays these tables; ``python -m replications refresh --results`` re-executes it and
+rewrites the one-line summary on the landing page (:func:`write_landing_summary`). Numbers use the chapters' own
+format (:func:`scorelib.claims.show_value`, each claim's significant digits), so a value reads the same here and
+in its chapter.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from pathlib import Path
+
+from replications import CHAPTER_ORDER, ROOT
+from replications.report import ChapterMetrics
+from scorelib.claims import show_value, verdict_of
+
+#: The landing page and the marker lines between which its summary line is rewritten.
+LANDING = ROOT.parent / "book" / "intro.md"
+SUMMARY_START, SUMMARY_END = "<!-- scoreboard-summary -->", "<!-- /scoreboard-summary -->"
+#: Legend of the marks used in sources and tables.
+DAGGER_NOTE = ("† a published number we quote but could not check against the paper's text with the tools of this "
+               "build; shown as context, never used as a criterion on its own.")
+
+
+def chapter_title(chapter: str) -> str:
+    """The chapter notebook's title (its first Markdown heading)."""
+    nb = json.loads((ROOT / chapter / f"{chapter}.ipynb").read_text(encoding="utf-8"))
+    first = "".join(nb["cells"][0]["source"]).splitlines()[0]
+    return first.lstrip("# ").strip()
+
+
+def chapter_href(chapter: str, anchor: str | None = None) -> str:
+    """The chapter page relative to ``book/results.html`` (optionally its claims section)."""
+    return f"../replications/{chapter}/{chapter}.html" + (f"#{anchor}" if anchor else "")
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text))
+
+
+def _verdict_cell(verdict: str) -> str:
+    css = {"replicated": "v-yes", "not replicated": "v-no", "inconclusive": "v-maybe"}.get(verdict, "v-check")
+    return f'<td class="verdict {css}">{_e(verdict)}</td>'
+
+
+def _number(chapter: str) -> str:
+    return str(CHAPTER_ORDER.index(chapter) + 1) if chapter in CHAPTER_ORDER else ""
+
+
+def scoreboard_html(records: list[ChapterMetrics]) -> str:
+    """One row per chapter (number, linked title, replicated / not replicated / inconclusive, checks), then the
+    totals."""
+    head = ("<tr><th>#</th><th>chapter</th><th>replicated</th><th>not replicated</th><th>inconclusive</th>"
+            "<th>checks hold</th></tr>")
+    rows = []
+    for r in records:
+        checks = sum(verdict_of(c) == "replicated" for c in r.checks)
+        rows.append(
+            f"<tr><td>{_number(r.chapter)}</td>"
+            f'<td><a href="{chapter_href(r.chapter, r.chapter + "-claims")}">{_e(chapter_title(r.chapter))}</a>'
+            f"<br><code>{_e(r.chapter)}</code></td>"
+            f"<td>{r.n_passed}/{len(r.counted)}</td><td>{r.count('not replicated')}</td>"
+            f"<td>{r.count('inconclusive')}</td><td>{checks}/{len(r.checks)}</td></tr>")
+    n = sum(len(r.counted) for r in records)
+    n_checks = sum(len(r.checks) for r in records)
+    held = sum(verdict_of(c) == "replicated" for r in records for c in r.checks)
+    rows.append(
+        f"<tr class=\"total\"><td></td><td><strong>total</strong></td>"
+        f"<td><strong>{sum(r.n_passed for r in records)}/{n}</strong></td>"
+        f"<td><strong>{sum(r.count('not replicated') for r in records)}</strong></td>"
+        f"<td><strong>{sum(r.count('inconclusive') for r in records)}</strong></td>"
+        f"<td><strong>{held}/{n_checks}</strong></td></tr>")
+    return f'<table class="scoreboard">\n<thead>{head}</thead>\n<tbody>\n' + "\n".join(rows) + "\n</tbody>\n</table>"
+
+
+def provenance_html(records: list[ChapterMetrics]) -> str:
+    """Where each chapter's recorded numbers come from: commit, device, versions, evaluation wall time."""
+    head = "<tr><th>chapter</th><th>commit</th><th>device</th><th>python · torch · numpy</th><th>wall</th></tr>"
+    rows = []
+    for r in records:
+        v = r.data.get("versions", {})
+        commit = str(r.data.get("git_commit") or "?")
+        rows.append(
+            f"<tr><td><code>{_e(r.chapter)}</code></td><td><code>{_e(commit[:10])}</code></td>"
+            f"<td>{_e(r.data.get('device', '?'))}</td>"
+            f"<td>{_e(v.get('python', '?'))} · {_e(v.get('torch', '?'))} · {_e(v.get('numpy', '?'))}</td>"
+            f"<td>{r.data.get('wall_time_s', float('nan')):.0f} s</td></tr>")
+    return f'<table class="provenance">\n<thead>{head}</thead>\n<tbody>\n' + "\n".join(rows) + "\n</tbody>\n</table>"
+
+
+def _claim_value(c: dict, key: str = "measured", se_key: str = "se") -> str:
+    return show_value(c.get(key), c.get(se_key), c.get("digits", 3))
+
+
+def claims_html(records: list[ChapterMetrics]) -> str:
+    """Every claim and check: chapter, claim (id, quantity, source), verdict, ours, paper, criterion, control."""
+    head = ("<tr><th>claim</th><th>verdict</th><th>ours</th><th>paper</th><th>criterion</th>"
+            "<th>control</th></tr>")
+    rows = []
+    for r in records:
+        for c in r.claims:
+            verdict = "check" if c.get("check") else verdict_of(c)
+            paper = "—" if c.get("paper") is None or c.get("reference", "paper") != "paper" else _claim_value(c, "paper", "")
+            target = ("" if c.get("reference", "paper") == "paper" or c.get("paper") is None
+                      else f" ({_e(c['reference'])}: {_claim_value(c, 'paper', '')})")
+            control = ("—" if c.get("control_measured") is None
+                       else f"{_claim_value(c, 'control_measured', 'control_se')} ({_e(c.get('control_verdict'))})")
+            rows.append(
+                f"<tr><td><a href=\"{chapter_href(r.chapter, r.chapter + '-claims')}\"><strong>{_e(c['id'])}</strong></a>"
+                f"<br>{_e(c.get('quantity', ''))}<br><em>{_e(c.get('source', ''))}</em></td>"
+                f"{_verdict_cell(verdict)}<td>{_claim_value(c)}</td><td>{paper}</td>"
+                f"<td>{_e(c.get('criterion', ''))}{target}</td><td>{control}</td></tr>")
+    return f'<table class="claims">\n<thead>{head}</thead>\n<tbody>\n' + "\n".join(rows) + "\n</tbody>\n</table>"
+
+
+def summary_line(records: list[ChapterMetrics]) -> str:
+    """'53 of 61 claims replicated, 5 not replicated, 3 inconclusive, in 7 chapters (full profile, seed 0).'"""
+    n = sum(len(r.counted) for r in records)
+    return (f"{sum(r.n_passed for r in records)} of {n} claims replicated, "
+            f"{sum(r.count('not replicated') for r in records)} not replicated, "
+            f"{sum(r.count('inconclusive') for r in records)} inconclusive, in {len(records)} chapters "
+            f"(full profile, seed 0)")
+
+
+def landing_block(records: list[ChapterMetrics]) -> str:
+    return (f"{SUMMARY_START}\n**Scoreboard:** {summary_line(records)}; see {{doc}}`the results <results>`.\n"
+            f"{SUMMARY_END}")
+
+
+def write_landing_summary(records: list[ChapterMetrics], path: Path = LANDING) -> bool:
+    """Rewrite the summary between the markers of the landing page; True when the text changed."""
+    text = path.read_text(encoding="utf-8")
+    pattern = re.compile(re.escape(SUMMARY_START) + r".*?" + re.escape(SUMMARY_END), re.S)
+    if not pattern.search(text):
+        raise ValueError(f"{path} has no {SUMMARY_START} … {SUMMARY_END} block")
+    new = pattern.sub(lambda _: landing_block(records), text)
+    if new != text:
+        path.write_text(new, encoding="utf-8")
+    return new != text
