@@ -44,10 +44,12 @@ def parse_seeds(text: str) -> list[int]:
     for item in str(text).split(","):
         match = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", item)
         if match is None:
-            raise ConfigError(f"bad --seeds {text!r}: write non-negative seeds as a range 0-4, a list 0,2,5 or one seed 3")
+            raise ConfigError(f"bad --seeds {text!r}: write non-negative seeds as a range 0-4, a list 0,2,5 "
+                              f"or one seed 3")
         lo, hi = int(match[1]), int(match[2] if match[2] is not None else match[1])
         if hi < lo:
-            raise ConfigError(f"bad --seeds {text!r}: the range {lo}-{hi} is empty; write the low seed first ({hi}-{lo})")
+            raise ConfigError(f"bad --seeds {text!r}: the range {lo}-{hi} is empty; write the low seed first "
+                              f"({hi}-{lo})")
         seeds.extend(s for s in range(lo, hi + 1) if s not in seeds)
     return sorted(seeds)
 
@@ -117,7 +119,8 @@ def run_cell(cell: Cell, *, notebook: Path, run_dir: Path, profile: str, device:
             log.write(traceback.format_exc())
             raise
         status = "ok" if outcome.ok else f"FAILED: {outcome.error or 'no claims recorded'}"
-        log.write(f"== {status} ({outcome.passed}/{outcome.total} claims replicated) after {outcome.wall_time_s:.0f} s\n")
+        log.write(f"== {status} ({outcome.passed}/{outcome.total} claims replicated) "
+                  f"after {outcome.wall_time_s:.0f} s\n")
     if not outcome.ok and (run_dir / "metrics.json").exists():
         os.replace(run_dir / "metrics.json", run_dir / FAILED_METRICS)
     return outcome
@@ -133,7 +136,8 @@ def sweep(chapters: list[str], seeds: list[int], *, profile: str, device: str = 
     from :func:`~replications.cluster.connect`, closed at the end). Ctrl-C cancels the cells still running, keeps
     the finished ones and raises KeyboardInterrupt. Bad input is a :class:`ConfigError`, raised before anything runs.
     """
-    notebooks = dict(notebooks) if notebooks is not None else {c: runner.notebook_path(c) for c in runner.available_chapters()}
+    if notebooks is None:
+        notebooks = {c: runner.notebook_path(c) for c in runner.available_chapters()}
     chapters = runner.check_chapters(chapters, list(notebooks))
     if not seeds:
         raise ConfigError("no seeds to sweep: give --seeds, e.g. 0-4")
@@ -219,7 +223,8 @@ def _report(results: list[CellResult], wall: float, profile: str, output: Path) 
     rows = [[r.cell.chapter, str(r.cell.seed), r.status + (f" (attempt {r.attempts})" if r.attempts > 1 else ""),
              f"{r.passed}/{r.total}", f"{r.wall_time_s:.0f} s", str(r.log) if not r.ok else str(r.run_dir)]
             for r in results]
-    lines = ["", text_table(["chapter", "seed", "status", "replicated", "wall", "run folder (log if failed)"], rows), ""]
+    header = ["chapter", "seed", "status", "replicated", "wall", "run folder (log if failed)"]
+    lines = ["", text_table(header, rows), ""]
     failed = [r for r in results if not r.ok]
     ran = sum(r.wall_time_s for r in results if r.status != "skipped")
     lines.append(f"{len(results) - len(failed)}/{len(results)} cells ok; sweep wall time {wall:.0f} s for {ran:.0f} s "

@@ -50,8 +50,8 @@ class ClaimAcrossSeeds:
     def min_pass_rate(self) -> float:
         rates = {e.get("min_pass_rate", 1.0) for e in self.entries}
         if len(rates) > 1:
-            raise ConfigError(f"claim {self.entries[0]['id']}: min_pass_rate differs between seeds ({sorted(rates)}): the "
-                              f"seeds come from different definitions; rerun the sweep with --force")
+            raise ConfigError(f"claim {self.entries[0]['id']}: min_pass_rate differs between seeds ({sorted(rates)}): "
+                              f"the seeds come from different definitions; rerun the sweep with --force")
         return rates.pop()
 
     @property
@@ -75,7 +75,8 @@ class ClaimAcrossSeeds:
         first, values = self.entries[0], self.values
         return {
             "id": first["id"], "quantity": first.get("quantity", ""), "source": first.get("source", ""),
-            "check": first.get("check", False), "criterion": first.get("criterion", ""), "digits": first.get("digits", 3),
+            "check": first.get("check", False), "criterion": first.get("criterion", ""),
+            "digits": first.get("digits", 3),
             "seeds": list(self.seeds), "measured": [e.get("measured") for e in self.entries],
             "verdicts": [verdict_of(e) for e in self.entries],
             "n": len(self.seeds), "n_finite": len(values),
@@ -135,7 +136,9 @@ def claims_table(summary: dict, *, markdown: bool = False) -> str:
         if c["n_finite"] < c["n"]:
             spread += f" ({c['n'] - c['n_finite']} non-finite)"
         seed0 = c["verdicts"][c["seeds"].index(0)] if 0 in c["seeds"] else "—"
-        rows.append([f"**{c['id']}**" if markdown else c["id"], ("check: " if c["check"] else "") + c["verdict"],
+        verdict = c["verdict"] if not c["check"] else ("check holds" if c["verdict"] == "replicated" else
+                                                         f"check: {c['verdict']}")
+        rows.append([f"**{c['id']}**" if markdown else c["id"], verdict,
                      f"{c['n_passed']}/{c['n']} (needs {c['required']})", spread, _num(c["min"], d), _num(c["max"], d),
                      seed0, c["criterion"]])
     header = ["claim", "across seeds", "passes", "mean ± sd", "min", "max", "seed 0", "criterion"]

@@ -45,7 +45,8 @@ metrics = {"chapter": CHAPTER, "profile": profile, "retrain": retrain, "seed": s
 def _stub(folder: Path, chapter: str, behaviour: str) -> Path:
     """A notebook with a ``parameters`` cell and a cell that writes metrics.json as a chapter does."""
     nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell('profile = "full"\nretrain = False\nseed = 0\ndevice = "auto"\noutput_dir = None')
+    params = nbformat.v4.new_code_cell(
+        'profile = "full"\nretrain = False\nseed = 0\ndevice = "auto"\noutput_dir = None')
     params.metadata["tags"] = ["parameters"]
     body = f"CHAPTER = {chapter!r}\nBEHAVIOUR = {behaviour!r}\n" + STUB
     nb.cells = [params, nbformat.v4.new_code_cell(body)]
@@ -85,7 +86,7 @@ def test_a_tiny_sweep_runs_end_to_end_and_a_failing_cell_is_retried_once_and_rep
     assert failed.attempts == 2 and "stub failure at seed 1" in failed.error
     log = failed.log.read_text()
     assert "attempt 1/2" in log and "attempt 2/2" in log and "stub failure at seed 1" in log
-    assert f"FAILED: beta seed 1" in text and str(failed.log) in text
+    assert "FAILED: beta seed 1" in text and str(failed.log) in text
     assert not (failed.run_dir / "metrics.json").exists()  # a rerun will not take it for finished
     for (chapter, seed), r in results.items():
         assert r.run_dir == (out / "quick" / chapter / f"seed-{seed}").resolve()
@@ -179,7 +180,8 @@ def test_bad_sweep_input_is_one_line_and_exit_code_2(capsys, argv, message):
 
 
 def test_an_unreachable_scheduler_says_how_to_start_one():
-    with pytest.raises(ConfigError, match=r"no Dask scheduler answered at tcp://127.0.0.1:1 within 1 s.*drop --scheduler"):
+    message = r"no Dask scheduler answered at tcp://127.0.0.1:1 within 1 s.*drop --scheduler"
+    with pytest.raises(ConfigError, match=message):
         cluster_module.connect("tcp://127.0.0.1:1", timeout=1)
 
 
@@ -217,10 +219,11 @@ def test_the_summary_statistics_match_a_hand_computation(tmp_path):
     mean = (0.50 + 0.65 + 0.55) / 3
     sd = math.sqrt(((0.50 - mean) ** 2 + (0.65 - mean) ** 2 + (0.55 - mean) ** 2) / 2)
     assert summary["seeds"] == [0, 1, 2] and w["measured"] == W
-    assert w["mean"] == pytest.approx(mean) and w["sd"] == pytest.approx(sd) and sd == pytest.approx(statistics.stdev(W))
+    assert w["mean"] == pytest.approx(mean) and w["sd"] == pytest.approx(sd)
+    assert sd == pytest.approx(statistics.stdev(W))
     assert (w["min"], w["max"], w["n_passed"], w["pass_rate"]) == (0.50, 0.65, 2, pytest.approx(2 / 3))
     assert (w["required"], w["verdict"]) == (3, "seed-fragile")  # every seed, by default
-    assert (claims["lenient"]["required"], claims["lenient"]["verdict"]) == (2, "replicated")  # ⌈0.6 · 3⌉ = 2 seeds
+    assert (claims["lenient"]["required"], claims["lenient"]["verdict"]) == (2, "replicated")  # ⌈0.6·3⌉ = 2
     assert claims["lucky"]["verdict"] == "seed 0 only" and claims["lucky"]["verdicts"][0] == "replicated"
     assert claims["never"]["verdict"] == "not replicated" and claims["never"]["sd"] == 0.0
     assert claims["noisy"]["verdict"] == "inconclusive"  # 0.09 ± 2·0.02 straddles 0.1 at every seed

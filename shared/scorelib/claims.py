@@ -111,7 +111,8 @@ class Claim:
         if self.check and self.control is not None:
             raise ConfigError(f"claim {self.id}: a check has no control; make it a claim (check=False) or drop the control")
         if not (isinstance(self.min_pass_rate, (int, float)) and 0 < self.min_pass_rate <= 1):
-            raise ConfigError(f"claim {self.id}: min_pass_rate is a share of seeds in (0, 1], got {self.min_pass_rate!r}")
+            raise ConfigError(f"claim {self.id}: min_pass_rate is a share of seeds in (0, 1], "
+                              f"got {self.min_pass_rate!r}")
 
     def tolerance(self, profile: str) -> Tolerance:
         check_profile(profile)
