@@ -145,8 +145,8 @@ def sweep(chapters: list[str], seeds: list[int], *, profile: str, device: str = 
         check_parameters(profile, True, seed, device)
     if cluster is None:
         check_target(scheduler, workers, threads)
-    if scheduler is None and cluster is None:
-        runtime.get_device(device)  # an absent GPU is an error here, before any cell starts
+        if scheduler is None:
+            runtime.get_device(device)  # an absent GPU is an error here, before any cell starts
     grid = [Cell(c, s) for c in chapters for s in seeds]
     results: dict[Cell, CellResult] = {}
     for cell in grid:

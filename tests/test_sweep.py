@@ -233,17 +233,20 @@ def test_the_summary_statistics_match_a_hand_computation(tmp_path):
     assert "seed 0 only" in text and "2/3 (needs 3)" in text and "0.567 ± 0.076" in text
 
 
-def test_a_committed_summary_is_read_back_as_the_chapter_and_book_tables(tmp_path, monkeypatch):
+def test_a_committed_summary_is_read_back_as_the_chapter_and_book_tables(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(sweep_summary, "ROOT", tmp_path / "replications")
     monkeypatch.setattr(sweep_summary, "CHAPTER_ORDER", ("toy",))
     assert "Not yet swept over seeds" in sweep_summary.chapter_markdown("toy")
     with pytest.raises(MissingArtifactError, match="python -m replications report --sweep --profile quick --write"):
         sweep_summary.read_committed("toy")
     _records(tmp_path / "runs")
-    found = sweep_summary.run_sweeps(tmp_path / "runs", "quick")
-    target = sweep_summary.commit(found[("quick", "toy")])
+    code, out = _cli(capsys, "report", "--sweep", "--profile", "quick", "--output", str(tmp_path / "runs"), "--write")
+    target = tmp_path / "replications" / "toy" / "sweeps" / "quick"
+    assert code == 0 and f"committed {target}" in out
     assert sorted(p.name for p in target.iterdir()) == ["seed-0.json", "seed-1.json", "seed-2.json", "summary.json"]
-    assert target == tmp_path / "replications" / "toy" / "sweeps" / "quick"
+    assert json.loads((target / "seed-1.json").read_text())["claims"][0]["measured"] == W[1]
+    code, out = _cli(capsys, "report", "--sweep", "--committed")
+    assert code == 0 and out.startswith("toy · quick · seeds 0, 1, 2")
     table = sweep_summary.chapter_markdown("toy")
     assert table.startswith("| claim | across seeds |") and "**lucky**" in table and "seed 0 only" in table
     book = sweep_summary.book_table(sweep_summary.committed_summaries("quick"))
