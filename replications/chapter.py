@@ -28,6 +28,9 @@ from scorelib.training import train_or_load
 
 #: Present in an artifact folder while ``python -m replications refresh`` records a new expected result.
 RECORDING = ".recording"
+#: Present in a run folder: the run keeps its artifacts in ``<run folder>/artifacts`` whatever the profile, so a
+#: full retrain never replaces the committed ones (every cell of ``python -m replications sweep``).
+RUN_ARTIFACTS = ".run-artifacts"
 
 
 def resolved_config(config: Any, seed: int) -> dict:
@@ -56,9 +59,11 @@ class ChapterRun:
 
     @property
     def artifact_dir(self) -> Path | None:
-        """Full profile: the committed ``replications/<chapter>/artifacts``. Other profiles save
-        into the run folder (never over the committed artifacts), or nowhere without one."""
-        if self.profile == "full":
+        """Full profile: the committed ``replications/<chapter>/artifacts``, unless the run folder holds the
+        :data:`RUN_ARTIFACTS` marker. Other profiles, and marked runs, save into the run folder (never over the
+        committed artifacts), or nowhere without one."""
+        own = self.output_dir is not None and (self.output_dir / RUN_ARTIFACTS).exists()
+        if self.profile == "full" and not own:
             return ROOT / self.chapter / "artifacts"
         return self.output_dir / "artifacts" if self.output_dir is not None else None
 

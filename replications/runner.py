@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 import papermill
 from papermill.exceptions import PapermillExecutionError
@@ -57,13 +58,18 @@ class Outcome:
 def check_request(chapters: list[str], profile: str, retrain: bool, device: str, seed: int) -> list[str]:
     """Validate everything before any notebook starts (the notebooks' own check, :func:`check_parameters`, and
     that the device exists); returns the chapters to run."""
-    known = available_chapters()
+    chapters = check_chapters(chapters, available_chapters())
+    check_parameters(profile, retrain, seed, device)
+    runtime.get_device(device)  # raises DeviceUnavailableError for an absent GPU
+    return chapters
+
+
+def check_chapters(chapters: list[str], known: list[str]) -> list[str]:
+    """``chapters`` (all of ``known`` when empty); a :class:`ConfigError` naming the unknown ones otherwise."""
     unknown = [c for c in chapters if c not in known]
     if unknown:
         raise ConfigError(f"unknown chapter(s) {', '.join(unknown)}; available: {', '.join(known)}")
-    check_parameters(profile, retrain, seed, device)
-    runtime.get_device(device)  # raises DeviceUnavailableError for an absent GPU
-    return chapters or known
+    return list(chapters) or list(known)
 
 
 def _describe_failure(err: PapermillExecutionError, executed: Path) -> str:
@@ -74,8 +80,16 @@ def _describe_failure(err: PapermillExecutionError, executed: Path) -> str:
 
 def run_chapter(chapter: str, *, profile: str, retrain: bool, seed: int, device: str, output: Path,
                 progress: bool = True) -> Outcome:
-    """Execute one chapter notebook with papermill and read back its metrics.json."""
-    run_dir = (Path(output) / profile / chapter).resolve()
+    """Execute one chapter notebook into ``<output>/<profile>/<chapter>/`` and read back its metrics.json."""
+    return execute(chapter, notebook_path(chapter), Path(output) / profile / chapter, profile=profile,
+                   retrain=retrain, seed=seed, device=device, progress=progress)
+
+
+def execute(chapter: str, notebook: Path, run_dir: Path, *, profile: str, retrain: bool, seed: int, device: str,
+            progress: bool = True, log: TextIO | None = None) -> Outcome:
+    """Execute ``notebook`` (from its own folder) into ``run_dir`` with papermill and read back its metrics.json.
+    ``log``: a text file that receives the kernel's stdout and stderr."""
+    run_dir = Path(run_dir).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
     metrics_path = run_dir / "metrics.json"
     metrics_path.unlink(missing_ok=True)  # never report a previous run's numbers
@@ -84,10 +98,11 @@ def run_chapter(chapter: str, *, profile: str, retrain: bool, seed: int, device:
     error = None
     try:
         papermill.execute_notebook(
-            str(notebook_path(chapter)), str(executed),
+            str(notebook), str(executed),
             parameters={"profile": profile, "retrain": retrain, "seed": seed, "device": device,
                         "output_dir": str(run_dir)},
-            progress_bar=progress, cwd=str(ROOT / chapter), kernel_name="python3",
+            progress_bar=progress, cwd=str(Path(notebook).parent), kernel_name="python3",
+            stdout_file=log, stderr_file=log,
         )
     except PapermillExecutionError as err:
         error = _describe_failure(err, executed)

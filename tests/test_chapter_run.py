@@ -57,3 +57,30 @@ def test_quick_runs_and_re_recording_are_not_compared(tmp_path, monkeypatch):
     assert "trained" not in recorded, "training provenance lives in config.json, written with the weights"
     manifest = json.loads((tmp_path / "toy" / "artifacts" / "MANIFEST.json").read_text())["files"]
     assert RECORDING not in manifest, "the refresh marker is not an artifact (it is gone after the refresh)"
+
+
+def test_a_marked_run_folder_keeps_a_full_retrain_out_of_the_committed_artifacts(tmp_path, monkeypatch):
+    """A sweep cell (its run folder holds RUN_ARTIFACTS) retrains the full profile into its own folder."""
+    from dataclasses import dataclass
+
+    from replications.chapter import RUN_ARTIFACTS
+
+    @dataclass
+    class Config:
+        steps: int = 3
+
+    monkeypatch.setattr(chapter_module, "ROOT", tmp_path)
+    committed = tmp_path / "toy" / "artifacts"
+    committed.mkdir(parents=True)
+    run_dir = tmp_path / "sweeps" / "full" / "toy" / "seed-2"
+    run_dir.mkdir(parents=True)
+    unmarked = ChapterRun("toy", "full", True, 2, torch.device("cpu"), run_dir, config=Config())
+    assert unmarked.artifact_dir == committed
+    (run_dir / RUN_ARTIFACTS).touch()
+    run = ChapterRun("toy", "full", True, 2, torch.device("cpu"), run_dir, config=Config())
+    assert run.artifact_dir == run_dir / "artifacts"
+    run.train_or_load(lambda: {"w": torch.ones(2)})
+    run.finish(TABLE.check({"w": 0.5}, "full", controls={"w": 0.9}))
+    assert list(committed.iterdir()) == []
+    assert json.loads((run_dir / "artifacts" / "config.json").read_text())["config"]["seed"] == 2
+    assert (run_dir / "artifacts" / "metrics.json").exists() and (run_dir / "metrics.json").exists()

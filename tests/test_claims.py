@@ -250,3 +250,13 @@ def test_text_table_pads_columns_and_strips_trailing_blanks():
     ]
     assert text_table(["a", "b"], [["1", "2"]], rule=False) == "a  b\n1  2"
     assert text_table(["only"], []) == "only\n----"
+
+
+def test_min_pass_rate_is_a_share_of_seeds_recorded_in_metrics():
+    assert Claim("a", "s", "q", 1.0, "abs", 0.1, 0.1).min_pass_rate == 1.0
+    table = ClaimTable([Claim("a", "s", "q", 1.0, "abs", 0.1, 0.1, min_pass_rate=0.8)])
+    entry = table.check({"a": 1.0}, "quick").as_dicts()[0]
+    assert entry["min_pass_rate"] == 0.8
+    for bad in (0, 1.5, -0.2, "all"):
+        with pytest.raises(ConfigError, match="min_pass_rate is a share of seeds in"):
+            Claim("a", "s", "q", 1.0, "abs", 0.1, 0.1, min_pass_rate=bad)

@@ -77,6 +77,8 @@ class Claim:
         control: the negative control, in words ("RePaint with U = 1"); required unless ``check``.
         reference: what ``paper`` holds: ``"paper"`` (published), ``"theory"`` or ``"ours"``.
         check: an identity, call count or self-consistency test: shown, not counted as a claim.
+        min_pass_rate: the share of seeds of a sweep at which the claim must pass to count as replicated across
+            seeds (``python -m replications sweep``), fixed with the claim before the sweep; 1.0: every seed.
     """
 
     id: str
@@ -91,6 +93,7 @@ class Claim:
     control: str | None = None
     reference: Reference = "paper"
     check: bool = False
+    min_pass_rate: float = 1.0
 
     def __post_init__(self) -> None:
         if self.kind not in ("abs", "rel", "max", "min", "range"):
@@ -107,6 +110,9 @@ class Claim:
             raise ConfigError(f"claim {self.id}: reference must be 'paper', 'theory' or 'ours', got {self.reference!r}")
         if self.check and self.control is not None:
             raise ConfigError(f"claim {self.id}: a check has no control; make it a claim (check=False) or drop the control")
+        if not (isinstance(self.min_pass_rate, (int, float)) and 0 < self.min_pass_rate <= 1):
+            raise ConfigError(f"claim {self.id}: min_pass_rate is a share of seeds in (0, 1], "
+                              f"got {self.min_pass_rate!r}")
 
     def tolerance(self, profile: str) -> Tolerance:
         check_profile(profile)
@@ -225,6 +231,7 @@ class ClaimResult:
             "control": c.control,
             "control_measured": self.control_measured,
             "control_verdict": self.control_verdict,
+            "min_pass_rate": c.min_pass_rate,
         }
 
 
