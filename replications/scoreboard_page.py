@@ -25,6 +25,25 @@ DAGGER_NOTE = ("† a published number we quote but could not check against the 
                "build; shown as context, never used as a criterion on its own.")
 
 
+def across_seeds(profile: str = "quick") -> dict[str, dict]:
+    """The committed sweep summaries of ``profile`` by chapter (``replications/<chapter>/sweeps/<profile>/``)."""
+    from replications.sweep_summary import committed_summaries
+
+    return {s["chapter"]: s for s in committed_summaries(profile)}
+
+
+def _across(summary: dict | None, claim_id: str | None = None) -> str:
+    """'seed-fragile · 3/5' for one claim, or 'replicated 9/11 · 5 seeds' for a chapter; '—' when not swept."""
+    if summary is None:
+        return "—"
+    if claim_id is None:
+        counted = [c for c in summary["claims"] if not c["check"]]
+        return (f"{sum(c['verdict'] == 'replicated' for c in counted)}/{len(counted)} "
+                f"· {len(summary['seeds'])} seeds")
+    entry = next((c for c in summary["claims"] if c["id"] == claim_id), None)
+    return "—" if entry is None else f"{_e(entry['verdict'])} · {entry['n_passed']}/{entry['n']}"
+
+
 def chapter_title(chapter: str) -> str:
     """The chapter notebook's title (its first Markdown heading)."""
     nb = json.loads((ROOT / chapter / f"{chapter}.ipynb").read_text(encoding="utf-8"))
@@ -50,11 +69,12 @@ def _number(chapter: str) -> str:
     return str(CHAPTER_ORDER.index(chapter) + 1) if chapter in CHAPTER_ORDER else ""
 
 
-def scoreboard_html(records: list[ChapterMetrics]) -> str:
-    """One row per chapter (number, linked title, replicated / not replicated / inconclusive, checks), then the
-    totals."""
+def scoreboard_html(records: list[ChapterMetrics], sweeps: dict[str, dict] | None = None) -> str:
+    """One row per chapter (number, linked title, replicated / not replicated / inconclusive, checks, and the claims
+    replicated at every seed of the committed quick sweep), then the totals."""
+    sweeps = sweeps or {}
     head = ("<tr><th>#</th><th>chapter</th><th>replicated</th><th>not replicated</th><th>inconclusive</th>"
-            "<th>checks hold</th></tr>")
+            "<th>checks hold</th><th>across seeds (quick)</th></tr>")
     rows = []
     for r in records:
         checks = sum(verdict_of(c) == "replicated" for c in r.checks)
@@ -63,7 +83,8 @@ def scoreboard_html(records: list[ChapterMetrics]) -> str:
             f'<td><a href="{chapter_href(r.chapter, r.chapter + "-claims")}">{_e(chapter_title(r.chapter))}</a>'
             f"<br><code>{_e(r.chapter)}</code></td>"
             f"<td>{r.n_passed}/{len(r.counted)}</td><td>{r.count('not replicated')}</td>"
-            f"<td>{r.count('inconclusive')}</td><td>{checks}/{len(r.checks)}</td></tr>")
+            f"<td>{r.count('inconclusive')}</td><td>{checks}/{len(r.checks)}</td>"
+            f"<td>{_across(sweeps.get(r.chapter))}</td></tr>")
     n = sum(len(r.counted) for r in records)
     n_checks = sum(len(r.checks) for r in records)
     held = sum(verdict_of(c) == "replicated" for r in records for c in r.checks)
@@ -72,7 +93,7 @@ def scoreboard_html(records: list[ChapterMetrics]) -> str:
         f"<td><strong>{sum(r.n_passed for r in records)}/{n}</strong></td>"
         f"<td><strong>{sum(r.count('not replicated') for r in records)}</strong></td>"
         f"<td><strong>{sum(r.count('inconclusive') for r in records)}</strong></td>"
-        f"<td><strong>{held}/{n_checks}</strong></td></tr>")
+        f"<td><strong>{held}/{n_checks}</strong></td><td></td></tr>")
     return f'<table class="scoreboard">\n<thead>{head}</thead>\n<tbody>\n' + "\n".join(rows) + "\n</tbody>\n</table>"
 
 
@@ -95,10 +116,12 @@ def _claim_value(c: dict, key: str = "measured", se_key: str = "se") -> str:
     return show_value(c.get(key), c.get(se_key), c.get("digits", 3))
 
 
-def claims_html(records: list[ChapterMetrics]) -> str:
-    """Every claim and check: chapter, claim (id, quantity, source), verdict, ours, paper, criterion, control."""
+def claims_html(records: list[ChapterMetrics], sweeps: dict[str, dict] | None = None) -> str:
+    """Every claim and check: claim (id, quantity, source), verdict, ours, paper, criterion, control, and its verdict
+    and pass rate across the seeds of the committed quick sweep."""
+    sweeps = sweeps or {}
     head = ("<tr><th>claim</th><th>verdict</th><th>ours</th><th>paper</th><th>criterion</th>"
-            "<th>control</th></tr>")
+            "<th>control</th><th>across seeds (quick)</th></tr>")
     rows = []
     for r in records:
         for c in r.claims:
@@ -112,7 +135,8 @@ def claims_html(records: list[ChapterMetrics]) -> str:
                 f"<tr><td><a href=\"{chapter_href(r.chapter, r.chapter + '-claims')}\"><strong>{_e(c['id'])}</strong></a>"
                 f"<br>{_e(c.get('quantity', ''))}<br><em>{_e(c.get('source', ''))}</em></td>"
                 f"{_verdict_cell(verdict)}<td>{_claim_value(c)}</td><td>{paper}</td>"
-                f"<td>{_e(c.get('criterion', ''))}{target}</td><td>{control}</td></tr>")
+                f"<td>{_e(c.get('criterion', ''))}{target}</td><td>{control}</td>"
+                f"<td>{_across(sweeps.get(r.chapter), c['id'])}</td></tr>")
     return f'<table class="claims">\n<thead>{head}</thead>\n<tbody>\n' + "\n".join(rows) + "\n</tbody>\n</table>"
 
 

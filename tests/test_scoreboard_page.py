@@ -55,3 +55,13 @@ def test_landing_summary_rewrite_is_idempotent_and_needs_the_markers(records, tm
     (tmp_path / "bare.md").write_text("# no markers\n", encoding="utf-8")
     with pytest.raises(ValueError, match="scoreboard-summary"):
         scoreboard_page.write_landing_summary(records, tmp_path / "bare.md")
+
+
+def test_across_seed_columns_read_the_committed_sweep(records):
+    claim = records[0].counted[0]
+    sweep = {"chapter": records[0].chapter, "seeds": [0, 1, 2], "claims": [
+        {"id": claim["id"], "check": False, "verdict": "seed-fragile", "n_passed": 2, "n": 3}]}
+    sweeps = {records[0].chapter: sweep}
+    assert "seed-fragile · 2/3" in scoreboard_page.claims_html(records, sweeps)
+    assert "0/1 · 3 seeds" in scoreboard_page.scoreboard_html(records, sweeps)
+    assert "<td>—</td>" in scoreboard_page.scoreboard_html(records, {})  # a chapter not yet swept
