@@ -62,6 +62,13 @@ def _reference(c: Claim) -> str:
     return f"{c.paper:.{c.digits}g} ({REFERENCE_LABELS[c.reference]})"
 
 
+def _across_seeds(c: Claim) -> str:
+    """How many seeds of a sweep must pass, fixed with the definition (``Claim.min_pass_rate``)."""
+    if c.min_pass_rate >= 1:
+        return "seeds: every one must pass"
+    return f"seeds: at least {100 * c.min_pass_rate:g}% must pass"
+
+
 def chapter_spec(chapter: str) -> str:
     """The chapter's claims as one Markdown table."""
     experiment = importlib.import_module(f"replications.{chapter}.experiment")
@@ -71,7 +78,7 @@ def chapter_spec(chapter: str) -> str:
     for c in experiment.CLAIMS:
         kind = "check" if c.check else "claim"
         rows.append([f"**{c.id}**<br>{kind}", c.source, c.quantity, _reference(c),
-                     f"quick: {c.criterion('quick')}<br>full: {c.criterion('full')}",
+                     f"quick: {c.criterion('quick')}<br>full: {c.criterion('full')}<br>{_across_seeds(c)}",
                      c.control or ("— (a check)" if c.check else "**none yet**"),
                      fixed_in(path, span) if (span := _lines_of(c.id, lines)) else "—"])
     return markdown_table(["claim", "source", "quantity", "reference value", "criterion", "negative control",
