@@ -108,6 +108,32 @@ def training(device: torch.device, sizes: Sizes) -> Benchmark:
 
     bench.contenders.append(Contender("bare torch", "bare", bare))
 
+    # the same by hand with the chapter's features: clipping, cosine decay, EMA (foreach lerp)
+    f_net = toy_net().to(device)
+    f_params = list(f_net.parameters())
+    f_ema = [p.detach().clone() for p in f_params]
+    f_opt = torch.optim.AdamW(f_params, lr=LR)
+    f_sched = torch.optim.lr_scheduler.CosineAnnealingLR(f_opt, T_max=10**6)
+    f_gen = torch.Generator(device=device).manual_seed(1)
+
+    def bare_features() -> None:
+        for _ in range(k):
+            x0 = data[torch.randint(0, len(data), (sizes.batch,), generator=f_gen, device=device)]
+            t = torch.randint(0, T, (sizes.batch,), generator=f_gen, device=device)
+            eps = torch.randn(x0.shape, generator=f_gen, device=device)
+            x_t = sqrt_ab[t, None] * x0 + sqrt_1m_ab[t, None] * eps
+            loss = (f_net(x_t, (t + 1).float()) - eps).pow(2).sum(-1).mean()
+            f_opt.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(f_params, 1.0)
+            f_opt.step()
+            f_sched.step()
+            with torch.no_grad():
+                torch._foreach_lerp_(f_ema, f_params, 1 - 0.995)
+
+    bench.contenders.append(Contender("bare torch + clip, cosine, EMA by hand", "variant", bare_features,
+                                      note="the features of the chapter defaults"))
+
     # smalldiffusion: its training_loop over a DataLoader of the pool (its API)
     sd, status = load("smalldiffusion")
     if sd is None:
