@@ -36,10 +36,11 @@ class Sizes:
     pool: int = 20_000
     train_steps: int = 10  # training steps per timed call
     sample_points: int = 10_000
+    small_points: int = 500  # where the per-step overhead shows
     sample_steps: int = T  # the schedule has this many steps (T = 1000 by default)
 
 
-QUICK = Sizes(batch=512, pool=4096, train_steps=5, sample_points=500, sample_steps=100)
+QUICK = Sizes(batch=512, pool=4096, train_steps=5, sample_points=500, small_points=100, sample_steps=100)
 
 
 def toy_net(seed: int = 0) -> MLP:
@@ -217,12 +218,14 @@ def training(device: torch.device, sizes: Sizes) -> Benchmark:
 # --------------------------------------------------------------------------------------------
 
 
-def sampling(device: torch.device, sizes: Sizes) -> Benchmark:
-    steps, n = sizes.sample_steps, sizes.sample_points
+def sampling(device: torch.device, sizes: Sizes, points: int | None = None) -> Benchmark:
+    steps, n = sizes.sample_steps, points or sizes.sample_points
     beta_T = BETA_T * T / steps  # a shorter chain keeps ᾱ_T small (as the ddpm chapter's quick digits do)
     sched = DDPMSchedule.linear(steps, BETA_1 * T / steps, beta_T)
     net = toy_net().to(device).eval()
-    bench = Benchmark("ddpm_sample", f"ancestral sampling, {steps} steps, {n} points", f"{steps} steps × {n} points", warmup=1)
+    name = "ddpm_sample" if points is None else "ddpm_sample_small"
+    bench = Benchmark(name, f"ancestral sampling, {steps} steps, {n} points", f"{steps} steps × {n} points",
+                      warmup=0 if n >= 5000 else 1)
 
     def ours() -> None:
         g = torch.Generator(device=device).manual_seed(2)

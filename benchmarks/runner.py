@@ -3,9 +3,9 @@
     python -m benchmarks [--device cpu|cuda] [--json PATH] [--rounds N] [--warmup N] [--quick]
                          [--only ROW ...] [--threads N]
 
-Rows (``--only`` takes these names): ddpm_train, ddpm_sample, pf_likelihood, ndp_train_bidim, ndp_train_point,
-ndp_repaint. Each contender of a row does the same work; times are paired per round and divided by the round's
-bare-torch time (see :mod:`benchmarks.core`). ``--quick`` shrinks the sizes (fewer points and steps) for a
+Rows (``--only`` takes these names): ddpm_train, ddpm_sample_small (1000 steps, 500 points: the per-step
+overhead shows), ddpm_sample (10,000 points), pf_likelihood, ndp_train_bidim, ndp_train_point, ndp_repaint.
+Each contender of a row does the same work; times are paired per round and divided by the round's bare-torch time (see :mod:`benchmarks.core`). ``--quick`` shrinks the sizes (fewer points and steps) for a
 smoke run of a minute. A peer that is not installed (``benchmarks/requirements.txt``) is reported in its row.
 """
 
@@ -21,10 +21,11 @@ from collections.abc import Callable
 
 import torch
 
-ROWS = ("ddpm_train", "ddpm_sample", "pf_likelihood", "ndp_train_bidim", "ndp_train_point", "ndp_repaint")
+ROWS = ("ddpm_train", "ddpm_sample_small", "ddpm_sample", "pf_likelihood", "ndp_train_bidim", "ndp_train_point",
+        "ndp_repaint")
 #: paired rounds per row by default (the slow rows need fewer to settle)
-DEFAULT_ROUNDS = {"ddpm_train": 15, "ddpm_sample": 5, "pf_likelihood": 3, "ndp_train_bidim": 12,
-                  "ndp_train_point": 12, "ndp_repaint": 5}
+DEFAULT_ROUNDS = {"ddpm_train": 15, "ddpm_sample_small": 7, "ddpm_sample": 2, "pf_likelihood": 2,
+                  "ndp_train_bidim": 12, "ndp_train_point": 12, "ndp_repaint": 5}
 
 
 def _builders(quick: bool) -> dict[str, Callable]:
@@ -34,6 +35,7 @@ def _builders(quick: bool) -> dict[str, Callable]:
     ndp = rows_ndp.QUICK if quick else rows_ndp.Sizes()
     return {
         "ddpm_train": lambda dev: rows_ddpm.training(dev, d),
+        "ddpm_sample_small": lambda dev: rows_ddpm.sampling(dev, d, d.small_points),
         "ddpm_sample": lambda dev: rows_ddpm.sampling(dev, d),
         "pf_likelihood": lambda dev: rows_likelihood.likelihood(dev, lik),
         "ndp_train_bidim": lambda dev: rows_ndp.training("bidim", dev, ndp),
