@@ -49,10 +49,21 @@ def centred_to_unit(y: Tensor) -> Tensor:
 def eps_fn(model: nn.Module, x: Tensor, mask: Tensor | None = None, timesteps: Tensor | None = None) -> EpsModel:
     """``(y_t [b, n], t 0-d) -> ε [b, n]``: the network with its inputs ``x [b, n, D]`` (and mask) closed
     over, in the sampler's calling convention. ``timesteps`` maps a respaced step k to the network's step
-    ``timesteps[k - 1]`` (:meth:`DDPMSchedule.respaced`)."""
+    ``timesteps[k - 1]`` (:meth:`DDPMSchedule.respaced`). The network's step is looked up on the device (no
+    ``int(t)``, which would wait for a GPU at every step)."""
+    table = None if timesteps is None else torch.cat([timesteps.new_zeros(1), timesteps])  # table[k]: S_k
+    cast: dict[tuple[torch.dtype, torch.device], Tensor] = {}
+
     def fn(y_t: Tensor, t: Tensor) -> Tensor:
-        step = int(t) if timesteps is None else int(timesteps[int(t) - 1])
-        return model(x, y_t, torch.full((y_t.shape[0],), float(step), dtype=y_t.dtype, device=y_t.device), mask)
+        t = torch.as_tensor(t, device=y_t.device).reshape(1)
+        if table is None:
+            step = t.to(y_t.dtype)
+        else:
+            key = (y_t.dtype, y_t.device)
+            if key not in cast:
+                cast[key] = table.to(dtype=y_t.dtype, device=y_t.device)
+            step = cast[key].index_select(0, t.long())
+        return model(x, y_t, step.expand(y_t.shape[0]).contiguous(), mask)
     return fn
 
 

@@ -36,7 +36,6 @@ from torch import Tensor
 
 from scorelib.errors import ConfigError
 from scorelib.losses import ScoreFn  # score_fn(x) of Langevin dynamics
-from scorelib.parameterization import eps_to_mean
 from scorelib.runtime import standard_normal
 from scorelib.schedules import DDPMSchedule
 from scorelib.sde import SDE, TimeScoreFn  # score_fn(x, t) of the reverse-SDE samplers
@@ -141,24 +140,40 @@ def annealed_langevin(score_fn: NoiseConditionalScoreFn, x_init: Tensor, *, gene
 # --------------------------------------------------------------------------------------------
 
 
-def _ancestral_step(eps_model: EpsModel, x: Tensor, t: int, schedule: DDPMSchedule, sigmas: Tensor,
+class _AncestralCoefficients:
+    """The per-step numbers of Algorithm 2 gathered once for a chain (not three schedule look-ups per step): the
+    step t as the 0-d integer tensor the model gets, β_t/√(1-ᾱ_t) and √α_t in the state's dtype and device, and
+    σ_t as a Python float. Each is computed by the same elementwise operations, in the same dtype, as
+    :func:`scorelib.parameterization.eps_to_mean` computes it for one step, so the chain is bitwise the same."""
+
+    def __init__(self, schedule: DDPMSchedule, sigmas: Tensor, like: Tensor) -> None:
+        def cast(values: Tensor) -> Tensor:
+            return values.to(dtype=like.dtype, device=like.device)
+        self.steps = torch.arange(schedule.T + 1, device=like.device)  # steps[t]: t as a 0-d tensor
+        self.eps_coef = cast(schedule.betas) / (1 - cast(schedule.alpha_bars)).sqrt()
+        self.sqrt_alpha = cast(schedule.alphas).sqrt()
+        self.sigma = sigmas.tolist()
+
+
+def _ancestral_step(eps_model: EpsModel, x: Tensor, t: int, coefs: _AncestralCoefficients,
                     generator: torch.Generator) -> Tensor:
     """x_{t-1} = (x_t - β_t/√(1-ᾱ_t)·ε_θ(x_t, t))/√α_t + σ_t z, with z = 0 at t = 1 (Ho et al. 2020,
-    Algorithm 2, lines 3-4)."""
-    x_prev = eps_to_mean(x, eps_model(x, torch.tensor(t, device=x.device)), schedule, t)
+    Algorithm 2, lines 3-4; μ_θ as :func:`scorelib.parameterization.eps_to_mean`)."""
+    eps = eps_model(x, coefs.steps[t])
+    x_prev = (x - coefs.eps_coef[t - 1] * eps) / coefs.sqrt_alpha[t - 1]
     if t > 1:
-        x_prev = x_prev + float(sigmas[t - 1]) * standard_normal(x.shape, generator, like=x)
+        x_prev = x_prev + coefs.sigma[t - 1] * standard_normal(x.shape, generator, like=x)
     return x_prev
 
 
 def ddpm_ancestral_steps(eps_model: EpsModel, x_init: Tensor, *, generator: torch.Generator,
                          schedule: DDPMSchedule, variance: str = "beta") -> Iterator[Tensor]:
     """Yield the T states x_{T-1} … x_0 of :func:`ddpm_ancestral`."""
-    sigmas = schedule.sigma2(variance).sqrt()
+    coefs = _AncestralCoefficients(schedule, schedule.sigma2(variance).sqrt(), x_init)
     x = x_init
     with torch.no_grad():
         for t in range(schedule.T, 0, -1):
-            x = _ancestral_step(eps_model, x, t, schedule, sigmas, generator)
+            x = _ancestral_step(eps_model, x, t, coefs, generator)
             yield x
 
 
@@ -189,9 +204,10 @@ def repaint_steps(eps_model: EpsModel, x_init: Tensor, *, generator: torch.Gener
         raise ConfigError(f"renoise_beta must be 't' or 't-1', got {renoise_beta!r}")
     mask = torch.as_tensor(mask, device=x_init.device).bool().expand_as(x_init)
     known = torch.as_tensor(known, dtype=x_init.dtype, device=x_init.device).expand_as(x_init)
-    sigmas = schedule.sigma2(variance).sqrt()
-    sqrt_ab = schedule.alpha_bars.sqrt()
-    sqrt_1m_ab = (1 - schedule.alpha_bars).sqrt()
+    coefs = _AncestralCoefficients(schedule, schedule.sigma2(variance).sqrt(), x_init)
+    sqrt_ab = schedule.alpha_bars.sqrt().tolist()
+    sqrt_1m_ab = (1 - schedule.alpha_bars).sqrt().tolist()
+    betas = schedule.betas.tolist()
     x = x_init
     with torch.no_grad():
         for t in range(schedule.T, 0, -1):
@@ -199,13 +215,13 @@ def repaint_steps(eps_model: EpsModel, x_init: Tensor, *, generator: torch.Gener
             for u in range(1, rounds + 1):
                 # Algorithm 1, lines 5-6: the known coordinates noised to level t-1 (exact at t = 1: ᾱ_0 = 1)
                 if t > 1:
-                    x_known = float(sqrt_ab[t - 2]) * known + float(sqrt_1m_ab[t - 2]) * standard_normal(x.shape, generator, like=x)
+                    x_known = sqrt_ab[t - 2] * known + sqrt_1m_ab[t - 2] * standard_normal(x.shape, generator, like=x)
                 else:
                     x_known = known
-                x_unknown = _ancestral_step(eps_model, x, t, schedule, sigmas, generator)  # lines 7-8
+                x_unknown = _ancestral_step(eps_model, x, t, coefs, generator)  # lines 7-8
                 x_prev = torch.where(mask, x_known, x_unknown)  # line 9
                 if u < rounds:  # line 10: jump back one step, x_t ~ N(√(1-β) x_{t-1}, β I)
-                    beta = float(schedule.betas[t - 1] if renoise_beta == "t" else schedule.betas[t - 2])
+                    beta = betas[t - 1] if renoise_beta == "t" else betas[t - 2]
                     x = math.sqrt(1 - beta) * x_prev + math.sqrt(beta) * standard_normal(x.shape, generator, like=x)
             x = x_prev
             yield x

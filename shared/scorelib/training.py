@@ -104,6 +104,8 @@ def training_loop(
         torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=config.steps) if config.cosine_decay else None
     )
     draw = _batches(data, config.batch_size, generator)
+    params = list(model.parameters())  # gathered once: clipping walks no module tree per step
+    update_ema = _ema_updater(ema, model) if ema is not None else None
     model.train()
     for step in range(1, config.steps + 1):
         loss = loss_fn(model, draw(), generator)
@@ -113,13 +115,43 @@ def training_loop(
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         if config.grad_clip is not None:
-            nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            nn.utils.clip_grad_norm_(params, config.grad_clip)
         optimiser.step()
         if scheduler is not None:
             scheduler.step()
-        if ema is not None:
-            ema.update_parameters(model)
+        if update_ema is not None:
+            update_ema()
         yield TrainStep(step, value, model)
+
+
+def _ema_updater(ema: AveragedModel, model: nn.Module) -> Callable[[], None]:
+    """``ema.update_parameters(model)`` with its per-step bookkeeping done once: the parameter lists are gathered
+    here, and the first-call test reads a Python counter instead of the ``n_averaged`` tensor (a host sync on a
+    GPU). The update itself is the same call, ``ema.multi_avg_fn`` (``torch._foreach_lerp_`` for
+    :func:`~torch.optim.swa_utils.get_ema_multi_avg_fn`) on the same tensors in the same order, so the averages
+    are bitwise those of ``update_parameters``. Anything but one device and dtype, averaged buffers or a
+    per-tensor ``avg_fn`` takes ``update_parameters`` itself."""
+    averaged = [p.detach() for p in ema.parameters()]
+    current = [p.detach() for p in model.parameters()]
+    buffers = [(b_ema.detach(), b.detach()) for b_ema, b in zip(ema.module.buffers(), model.buffers(), strict=True)]
+    kinds = {(t.device, t.dtype) for t in averaged + current}
+    if ema.multi_avg_fn is None or ema.use_buffers or len(kinds) != 1 or len(averaged) != len(current):
+        return lambda: ema.update_parameters(model)
+    count = int(ema.n_averaged)
+
+    @torch.no_grad()
+    def update() -> None:
+        nonlocal count
+        if count == 0:
+            torch._foreach_copy_(averaged, current)
+        else:
+            ema.multi_avg_fn(averaged, current, ema.n_averaged)
+        for b_ema, b in buffers:
+            b_ema.copy_(b)
+        ema.n_averaged += 1
+        count += 1
+
+    return update
 
 
 def train(

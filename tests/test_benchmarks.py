@@ -1,0 +1,64 @@
+"""``python -m benchmarks``: the runner's contract, not its timings (those are measurements of a machine).
+
+One small row at ``--quick`` sizes, with the peer libraries hidden (a module of each name that raises
+ImportError comes first on the path): the JSON rows keep their schema and a missing peer is reported in its
+row, not a crash. ``--device cuda`` without a GPU stops with one line that says how to run on the CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+PEERS = ("smalldiffusion", "diffusers", "denoising_diffusion_pytorch")
+FIELDS = {"benchmark", "contender", "kind", "ours", "median_ms", "ratio_to_bare", "ratio_iqr",
+          "ratio_to_fastest_peer", "status", "unit"}
+
+
+def _run(args: list[str], hide: Path | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    path = [str(ROOT / "shared"), str(ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
+    if hide is not None:
+        hide.mkdir(exist_ok=True)
+        for name in PEERS:
+            (hide / f"{name}.py").write_text('raise ImportError("hidden by tests/test_benchmarks.py")\n')
+        path.insert(0, str(hide))
+    env["PYTHONPATH"] = os.pathsep.join(path)
+    return subprocess.run([sys.executable, "-m", "benchmarks", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_a_quick_row_writes_the_json_rows_and_reports_missing_peers(tmp_path):
+    out = tmp_path / "rows.json"
+    proc = _run(["--quick", "--only", "ddpm_sample", "--rounds", "2", "--warmup", "0", "--threads", "1",
+                 "--json", str(out)], hide=tmp_path / "hidden")
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(out.read_text())
+    assert {r["benchmark"] for r in rows} == {"ddpm_sample"}
+    for row in rows:
+        assert FIELDS <= row.keys(), row
+    by_name = {r["contender"]: r for r in rows}
+    bare = [r for r in rows if r["kind"] == "bare"]
+    assert len(bare) == 1 and bare[0]["ratio_to_bare"] == 1.0
+    ours = [r for r in rows if r["ours"]]
+    assert ours and all(r["median_ms"] > 0 and r["ratio_iqr"][0] <= r["ratio_iqr"][1] for r in ours)
+    peers = [r for r in rows if r["kind"] == "peer"]
+    assert peers and all(r["status"].startswith("not installed") and r["median_ms"] is None for r in peers)
+    assert all(r["ratio_to_fastest_peer"] is None for r in rows)  # no peer ran
+    assert "not installed" in proc.stdout and "scorelib ddpm_ancestral" in by_name
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present")
+def test_cuda_without_a_gpu_fails_with_one_clear_line():
+    proc = _run(["--device", "cuda", "--only", "ddpm_sample"])
+    assert proc.returncode != 0
+    message = proc.stderr.strip()
+    assert len(message.splitlines()) == 1 and "Traceback" not in message
+    assert "no CUDA GPU" in message and "--device cpu" in message
