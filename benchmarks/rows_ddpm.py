@@ -84,7 +84,7 @@ def training(device: torch.device, sizes: Sizes) -> Benchmark:
         gen = torch.Generator(device=device).manual_seed(1)
         it = training_loop(net, loss_fn, data, config, gen, ema=ema)
         name = ("scorelib, chapter defaults (EMA, clip, cosine)" if features
-                else "scorelib, features off (= bare)")
+                else "scorelib, features off")
         return Contender(name, "ours", lambda: _steps(k, it))
 
     bench.contenders += [ours(True), ours(False)]

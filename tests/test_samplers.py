@@ -169,3 +169,29 @@ def test_the_model_argument_is_named_for_what_it_returns():
         params = inspect.signature(sampler).parameters
         assert params["generator"].kind is inspect.Parameter.KEYWORD_ONLY
         assert params["return_trajectory"].default is False
+
+
+@pytest.mark.parametrize("variance,dtype", [("beta", torch.float32), ("beta_tilde", torch.float64)])
+def test_ddpm_ancestral_is_bitwise_algorithm_2_through_eps_to_mean(variance, dtype):
+    """The chain gathers its coefficients once; each state must be bitwise that of the per-step formula
+    eps_to_mean(x, ε, schedule, t) + σ_t z (the committed samples depend on it)."""
+    from scorelib.parameterization import eps_to_mean
+    from scorelib.samplers import ddpm_ancestral_steps
+    from scorelib.schedules import DDPMSchedule
+
+    sched = DDPMSchedule.linear(30, 1e-3, 0.2)
+    sigmas = sched.sigma2(variance).sqrt()
+
+    def eps_model(x, t):
+        return torch.sin(3 * x + 0.1 * t.to(x.dtype))
+
+    x_init = torch.randn(64, 2, generator=torch.Generator().manual_seed(0), dtype=dtype)
+    states = list(ddpm_ancestral_steps(eps_model, x_init, generator=torch.Generator().manual_seed(1),
+                                       schedule=sched, variance=variance))
+    g = torch.Generator().manual_seed(1)
+    x = x_init
+    for t, state in zip(range(sched.T, 0, -1), states):
+        x = eps_to_mean(x, eps_model(x, torch.tensor(t)), sched, t)
+        if t > 1:
+            x = x + float(sigmas[t - 1]) * torch.randn(x.shape, generator=g, dtype=dtype)
+        assert torch.equal(state, x)

@@ -208,3 +208,32 @@ def test_unpack_weights_skips_named_entries_beside_the_weights_and_is_strict_oth
     assert not loaded.training and torch.equal(loaded.weight, net.weight) and torch.equal(loaded.bias, net.bias)
     with pytest.raises(RuntimeError, match="losses"):
         unpack_weights(nn.Linear(3, 2), state, "toy.net")
+
+
+def test_the_loops_ema_is_bitwise_averaged_model_update_parameters():
+    """The loop updates the EMA with lists gathered once; the averages must be bitwise those of
+    AveragedModel.update_parameters (the committed EMA weights depend on it)."""
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    def net():
+        torch.manual_seed(0)
+        return MLP(2, 2, hidden=(16, 16), activation="silu", time_embedding=4)
+
+    def loss_fn(model, x, gen):
+        return (model(x, torch.ones(len(x))) - x).pow(2).mean()
+
+    data = torch.randn(64, 2, generator=torch.Generator().manual_seed(3))
+    config = TrainConfig(steps=25, batch_size=8, ema_decay=0.9)
+    model = net()
+    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(0.9))
+    for _ in training_loop(model, loss_fn, data, config, _gen(0), ema=ema):
+        pass
+
+    ref_model = net()
+    ref_ema = AveragedModel(ref_model, multi_avg_fn=get_ema_multi_avg_fn(0.9))
+    shadow = TrainConfig(steps=25, batch_size=8, ema_decay=0.9)
+    for _ in training_loop(ref_model, loss_fn, data, shadow, _gen(0), ema=None):
+        ref_ema.update_parameters(ref_model)
+    assert int(ema.n_averaged) == int(ref_ema.n_averaged) == 25
+    for (k, a), (_, b) in zip(ema.state_dict().items(), ref_ema.state_dict().items()):
+        assert torch.equal(a, b), k
