@@ -60,6 +60,11 @@ def _e(text: object) -> str:
     return html.escape(str(text))
 
 
+def _table(css: str, head: str, rows: list[str]) -> str:
+    """An HTML table of class ``css`` from its header row and body rows."""
+    return f'<table class="{css}">\n<thead>{head}</thead>\n<tbody>\n' + "\n".join(rows) + "\n</tbody>\n</table>"
+
+
 def _verdict_cell(verdict: str) -> str:
     css = {"replicated": "v-yes", "not replicated": "v-no", "inconclusive": "v-maybe"}.get(verdict, "v-check")
     return f'<td class="verdict {css}">{_e(verdict)}</td>'
@@ -94,7 +99,7 @@ def scoreboard_html(records: list[ChapterMetrics], sweeps: dict[str, dict] | Non
         f"<td><strong>{sum(r.count('not replicated') for r in records)}</strong></td>"
         f"<td><strong>{sum(r.count('inconclusive') for r in records)}</strong></td>"
         f"<td><strong>{held}/{n_checks}</strong></td><td></td></tr>")
-    return f'<table class="scoreboard">\n<thead>{head}</thead>\n<tbody>\n' + "\n".join(rows) + "\n</tbody>\n</table>"
+    return _table("scoreboard", head, rows)
 
 
 def provenance_html(records: list[ChapterMetrics]) -> str:
@@ -109,7 +114,7 @@ def provenance_html(records: list[ChapterMetrics]) -> str:
             f"<td>{_e(r.data.get('device', '?'))}</td>"
             f"<td>{_e(v.get('python', '?'))} · {_e(v.get('torch', '?'))} · {_e(v.get('numpy', '?'))}</td>"
             f"<td>{r.data.get('wall_time_s', float('nan')):.0f} s</td></tr>")
-    return f'<table class="provenance">\n<thead>{head}</thead>\n<tbody>\n' + "\n".join(rows) + "\n</tbody>\n</table>"
+    return _table("provenance", head, rows)
 
 
 def _claim_value(c: dict, key: str = "measured", se_key: str = "se") -> str:
@@ -137,7 +142,7 @@ def claims_html(records: list[ChapterMetrics], sweeps: dict[str, dict] | None = 
                 f"{_verdict_cell(verdict)}<td>{_claim_value(c)}</td><td>{paper}</td>"
                 f"<td>{_e(c.get('criterion', ''))}{target}</td><td>{control}</td>"
                 f"<td>{_across(sweeps.get(r.chapter), c['id'])}</td></tr>")
-    return f'<table class="claims">\n<thead>{head}</thead>\n<tbody>\n' + "\n".join(rows) + "\n</tbody>\n</table>"
+    return _table("claims", head, rows)
 
 
 def summary_line(records: list[ChapterMetrics]) -> str:
