@@ -60,14 +60,23 @@ def _e(text: object) -> str:
     return html.escape(str(text))
 
 
+#: Column widths (%) of the wide tables, so that they fit the text column (``table-layout: fixed`` in book.css).
+WIDTHS = {"claims": (31, 15, 11, 8, 17, 18), "scoreboard": (5, 37, 12, 12, 12, 10, 12)}
+
+
 def _table(css: str, head: str, rows: list[str]) -> str:
-    """An HTML table of class ``css`` from its header row and body rows."""
-    return f'<table class="{css}">\n<thead>{head}</thead>\n<tbody>\n' + "\n".join(rows) + "\n</tbody>\n</table>"
+    """An HTML table of class ``css`` from its header row and body rows (with its column widths, if fixed)."""
+    cols = "".join(f'<col style="width: {w}%">' for w in WIDTHS.get(css, ()))
+    colgroup = f"<colgroup>{cols}</colgroup>\n" if cols else ""
+    return (f'<table class="{css}">\n{colgroup}<thead>{head}</thead>\n<tbody>\n' + "\n".join(rows)
+            + "\n</tbody>\n</table>")
 
 
-def _verdict_cell(verdict: str) -> str:
+def _verdict_cell(verdict: str, across: str | None = None) -> str:
+    """The verdict, coloured; under it (``across``) the verdict and pass rate across the seeds of the sweep."""
     css = {"replicated": "v-yes", "not replicated": "v-no", "inconclusive": "v-maybe"}.get(verdict, "v-check")
-    return f'<td class="verdict {css}">{_e(verdict)}</td>'
+    seeds = "" if across is None else f'<br><span class="seeds">seeds: {across}</span>'
+    return f'<td class="verdict {css}">{_e(verdict)}{seeds}</td>'
 
 
 def _number(chapter: str) -> str:
@@ -122,11 +131,11 @@ def _claim_value(c: dict, key: str = "measured", se_key: str = "se") -> str:
 
 
 def claims_html(records: list[ChapterMetrics], sweeps: dict[str, dict] | None = None) -> str:
-    """Every claim and check: claim (id, quantity, source), verdict, ours, paper, criterion, control, and its verdict
-    and pass rate across the seeds of the committed quick sweep."""
+    """Every claim and check: claim (id, quantity, source), verdict (and under it the verdict and pass rate across
+    the seeds of the committed quick sweep), ours, paper, criterion, control."""
     sweeps = sweeps or {}
     head = ("<tr><th>claim</th><th>verdict</th><th>ours</th><th>paper</th><th>criterion</th>"
-            "<th>control</th><th>across seeds (quick)</th></tr>")
+            "<th>control</th></tr>")
     rows = []
     for r in records:
         for c in r.claims:
@@ -139,9 +148,8 @@ def claims_html(records: list[ChapterMetrics], sweeps: dict[str, dict] | None = 
             rows.append(
                 f"<tr><td><a href=\"{chapter_href(r.chapter, r.chapter + '-claims')}\"><strong>{_e(c['id'])}</strong></a>"
                 f"<br>{_e(c.get('quantity', ''))}<br><em>{_e(c.get('source', ''))}</em></td>"
-                f"{_verdict_cell(verdict)}<td>{_claim_value(c)}</td><td>{paper}</td>"
-                f"<td>{_e(c.get('criterion', ''))}{target}</td><td>{control}</td>"
-                f"<td>{_across(sweeps.get(r.chapter), c['id'])}</td></tr>")
+                f"{_verdict_cell(verdict, _across(sweeps.get(r.chapter), c['id']))}<td>{_claim_value(c)}</td>"
+                f"<td>{paper}</td><td>{_e(c.get('criterion', ''))}{target}</td><td>{control}</td></tr>")
     return _table("claims", head, rows)
 
 

@@ -62,6 +62,6 @@ def test_across_seed_columns_read_the_committed_sweep(records):
     sweep = {"chapter": records[0].chapter, "seeds": [0, 1, 2], "claims": [
         {"id": claim["id"], "check": False, "verdict": "seed-fragile", "n_passed": 2, "n": 3}]}
     sweeps = {records[0].chapter: sweep}
-    assert "seed-fragile · 2/3" in scoreboard_page.claims_html(records, sweeps)
+    assert "seeds: seed-fragile · 2/3" in scoreboard_page.claims_html(records, sweeps)
     assert "0/1 · 3 seeds" in scoreboard_page.scoreboard_html(records, sweeps)
     assert "<td>—</td>" in scoreboard_page.scoreboard_html(records, {})  # a chapter not yet swept
