@@ -96,13 +96,17 @@ def training(device: torch.device, sizes: Sizes) -> Benchmark:
     ab = sched.alpha_bars.to(device=device, dtype=torch.float32)
     sqrt_ab, sqrt_1m_ab = ab.sqrt(), (1 - ab).sqrt()
 
+    def bare_loss(model: nn.Module, g: torch.Generator) -> torch.Tensor:
+        """One batch of ε-prediction L_simple written by hand (Ho et al. 2020, Algorithm 1)."""
+        x0 = data[torch.randint(0, len(data), (sizes.batch,), generator=g, device=device)]
+        t = torch.randint(0, T, (sizes.batch,), generator=g, device=device)
+        eps = torch.randn(x0.shape, generator=g, device=device)
+        x_t = sqrt_ab[t, None] * x0 + sqrt_1m_ab[t, None] * eps
+        return (model(x_t, (t + 1).float()) - eps).pow(2).sum(-1).mean()
+
     def bare() -> None:
         for _ in range(k):
-            x0 = data[torch.randint(0, len(data), (sizes.batch,), generator=gen, device=device)]
-            t = torch.randint(0, T, (sizes.batch,), generator=gen, device=device)
-            eps = torch.randn(x0.shape, generator=gen, device=device)
-            x_t = sqrt_ab[t, None] * x0 + sqrt_1m_ab[t, None] * eps
-            loss = (net(x_t, (t + 1).float()) - eps).pow(2).sum(-1).mean()
+            loss = bare_loss(net, gen)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -119,11 +123,7 @@ def training(device: torch.device, sizes: Sizes) -> Benchmark:
 
     def bare_features() -> None:
         for _ in range(k):
-            x0 = data[torch.randint(0, len(data), (sizes.batch,), generator=f_gen, device=device)]
-            t = torch.randint(0, T, (sizes.batch,), generator=f_gen, device=device)
-            eps = torch.randn(x0.shape, generator=f_gen, device=device)
-            x_t = sqrt_ab[t, None] * x0 + sqrt_1m_ab[t, None] * eps
-            loss = (f_net(x_t, (t + 1).float()) - eps).pow(2).sum(-1).mean()
+            loss = bare_loss(f_net, f_gen)
             f_opt.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(f_params, 1.0)
