@@ -46,6 +46,11 @@ class ChapterMetrics:
         return self.count("replicated")
 
     @property
+    def n_checks_held(self) -> int:
+        """Checks that hold."""
+        return sum(verdict_of(c) == "replicated" for c in self.checks)
+
+    @property
     def failed(self) -> list[str]:
         """Claims not replicated or inconclusive, and checks that fail."""
         return [c["id"] for c in self.claims if verdict_of(c) != "replicated"]
@@ -53,6 +58,25 @@ class ChapterMetrics:
     @property
     def control_defects(self) -> list[str]:
         return [c["id"] for c in self.counted if c.get("control_verdict") == "replicated"]
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Claim and check counts summed over chapter runs (checks are never counted as claims)."""
+
+    claims: int
+    replicated: int
+    not_replicated: int
+    inconclusive: int
+    checks: int
+    checks_held: int
+
+
+def totals(records: list[ChapterMetrics]) -> Totals:
+    """The counts every scoreboard ends with: the text one, the book's HTML table and the landing-page line."""
+    return Totals(sum(len(r.counted) for r in records), sum(r.n_passed for r in records),
+                  sum(r.count("not replicated") for r in records), sum(r.count("inconclusive") for r in records),
+                  sum(len(r.checks) for r in records), sum(r.n_checks_held for r in records))
 
 
 def _order(chapter: str) -> int:
@@ -91,14 +115,13 @@ def scoreboard(records: list[ChapterMetrics]) -> str:
     replicate, controls that pass (claim defects), wall time and device; then the totals."""
     rows = [
         [r.data.get("profile", "?"), r.chapter, f"{r.n_passed}/{len(r.counted)}", str(r.count("not replicated")),
-         str(r.count("inconclusive")), f"{sum(verdict_of(c) == 'replicated' for c in r.checks)}/{len(r.checks)}",
+         str(r.count("inconclusive")), f"{r.n_checks_held}/{len(r.checks)}",
          ", ".join(r.failed) or "—", ", ".join(r.control_defects) or "—",
          f"{r.data.get('wall_time_s', float('nan')):.0f} s", r.data.get("device", "?")]
         for r in records
     ]
     table = text_table(["profile", "chapter", "replicated", "not rep.", "inconcl.", "checks", "not replicated / failing",
                         "control passes", "wall", "device"], rows)
-    total = sum(len(r.counted) for r in records)
-    return (f"{table}\n\n{sum(r.n_passed for r in records)}/{total} claims replicated · "
-            f"{sum(r.count('not replicated') for r in records)} not replicated · "
-            f"{sum(r.count('inconclusive') for r in records)} inconclusive, in {len(records)} chapter run(s)")
+    t = totals(records)
+    return (f"{table}\n\n{t.replicated}/{t.claims} claims replicated · {t.not_replicated} not replicated · "
+            f"{t.inconclusive} inconclusive, in {len(records)} chapter run(s)")

@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 from replications import CHAPTER_ORDER, ROOT
-from replications.report import ChapterMetrics
+from replications.report import ChapterMetrics, totals
 from scorelib.claims import show_value, verdict_of
 
 #: The landing page and the marker lines between which its summary line is rewritten.
@@ -91,23 +91,19 @@ def scoreboard_html(records: list[ChapterMetrics], sweeps: dict[str, dict] | Non
             "<th>checks hold</th><th>across seeds (quick)</th></tr>")
     rows = []
     for r in records:
-        checks = sum(verdict_of(c) == "replicated" for c in r.checks)
         rows.append(
             f"<tr><td>{_number(r.chapter)}</td>"
             f'<td><a href="{chapter_href(r.chapter, r.chapter + "-claims")}">{_e(chapter_title(r.chapter))}</a>'
             f"<br><code>{_e(r.chapter)}</code></td>"
             f"<td>{r.n_passed}/{len(r.counted)}</td><td>{r.count('not replicated')}</td>"
-            f"<td>{r.count('inconclusive')}</td><td>{checks}/{len(r.checks)}</td>"
+            f"<td>{r.count('inconclusive')}</td><td>{r.n_checks_held}/{len(r.checks)}</td>"
             f"<td>{_across(sweeps.get(r.chapter))}</td></tr>")
-    n = sum(len(r.counted) for r in records)
-    n_checks = sum(len(r.checks) for r in records)
-    held = sum(verdict_of(c) == "replicated" for r in records for c in r.checks)
+    t = totals(records)
     rows.append(
         f"<tr class=\"total\"><td></td><td><strong>total</strong></td>"
-        f"<td><strong>{sum(r.n_passed for r in records)}/{n}</strong></td>"
-        f"<td><strong>{sum(r.count('not replicated') for r in records)}</strong></td>"
-        f"<td><strong>{sum(r.count('inconclusive') for r in records)}</strong></td>"
-        f"<td><strong>{held}/{n_checks}</strong></td><td></td></tr>")
+        f"<td><strong>{t.replicated}/{t.claims}</strong></td><td><strong>{t.not_replicated}</strong></td>"
+        f"<td><strong>{t.inconclusive}</strong></td><td><strong>{t.checks_held}/{t.checks}</strong></td>"
+        f"<td></td></tr>")
     return _table("scoreboard", head, rows)
 
 
@@ -155,10 +151,9 @@ def claims_html(records: list[ChapterMetrics], sweeps: dict[str, dict] | None = 
 
 def summary_line(records: list[ChapterMetrics]) -> str:
     """'53 of 61 claims replicated, 5 not replicated, 3 inconclusive, in 7 chapters (full profile, seed 0).'"""
-    n = sum(len(r.counted) for r in records)
-    return (f"{sum(r.n_passed for r in records)} of {n} claims replicated, "
-            f"{sum(r.count('not replicated') for r in records)} not replicated, "
-            f"{sum(r.count('inconclusive') for r in records)} inconclusive, in {len(records)} chapters "
+    t = totals(records)
+    return (f"{t.replicated} of {t.claims} claims replicated, {t.not_replicated} not replicated, "
+            f"{t.inconclusive} inconclusive, in {len(records)} chapters "
             f"(full profile, seed 0)")
 
 
