@@ -161,3 +161,19 @@ def test_mutation_positions_in_the_network_turn_the_symmetry_claims_red(monkeypa
     monkeypatch.setattr(nets.BiDimensionalAttention, "forward", with_positions)
     sym = ex.symmetry_check(CFG, 0)
     assert ex.CLAIMS["point_equivariance"].verdict(sym.point_equivariance, "full") == "not replicated"
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_positional_control_fails_both_symmetry_claims_at_every_seed(seed):
+    """The quick sweep once drew the identity as the dimension permutation (3 of 5 seeds), where any network
+    passes; every non-identity permutation of the dimensions is now checked."""
+    broken = ex.symmetry_check(CFG, seed, ex.PositionalControl)
+    assert not _passes("point_equivariance", broken.point_equivariance)
+    assert not _passes("dim_invariance", broken.dim_invariance)
+
+
+def test_non_identity_permutation_never_returns_the_identity():
+    for seed in range(50):
+        for n in (2, 3):
+            perm = ex.non_identity_permutation(n, torch.Generator().manual_seed(seed))
+            assert sorted(perm.tolist()) == list(range(n)) and perm.tolist() != list(range(n))

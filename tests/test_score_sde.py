@@ -150,3 +150,25 @@ def test_divergence_errors_turn_the_nll_range_claims_red():
                 and _verdict("learned_nll_excess", flipped.excess, "full")), flipped.excess
     doubled = ex.nll_check(cfg, state, 0, CPU, divergence_sign=2.0)
     assert not _verdict("learned_nll_gibbs", doubled.gibbs_in_se, "full"), doubled.gibbs_in_se
+
+
+def test_equal_evals_comparison_pairs_the_samplers_and_reports_a_standard_error():
+    test = _small_mmd_test()
+    r = ex.pc_equal_evals(ex.QUICK, 0, test, replicates=3)
+    assert set(r.mmd) == {"VE", "VP"} and r.n_steps == ex.EQUAL_EVALS_STEPS
+    for sde in ("VE", "VP"):
+        assert set(r.mmd[sde]) == set(ex.EQUAL_EVALS_SAMPLERS)
+        assert all(v.shape == (3,) and bool(torch.isfinite(v).all()) for v in r.mmd[sde].values())
+    d = r.mmd["VE"]["predictor_corrector"] - r.mmd["VE"]["reverse_diffusion_2N"]
+    mean, se = r.measured("VE")
+    assert mean == pytest.approx(float(d.mean())) and se == pytest.approx(float(d.std()) / 3 ** 0.5)
+    # deterministic on CPU: the same seed gives the same numbers
+    again = ex.pc_equal_evals(ex.QUICK, 0, test, replicates=3)
+    assert torch.equal(again.mmd["VE"]["reverse_diffusion"], r.mmd["VE"]["reverse_diffusion"])
+
+
+def test_equal_evals_verdicts_follow_the_standard_error():
+    claim = ex.CLAIMS["pc_beats_rd_equal_evals_ve"]
+    assert claim.verdict(-0.5, "full", 0.1) == "replicated"
+    assert claim.verdict(0.5, "full", 0.1) == "not replicated"
+    assert claim.verdict(0.1, "full", 0.1) == "inconclusive"
