@@ -222,6 +222,11 @@ def test_as_dicts_has_the_metrics_json_keys():
     assert json.loads(results.to_json()) == dicts
 
 
+def test_a_control_measured_with_a_standard_error_keeps_it_in_metrics():
+    entry = controlled().check({"weight": 0.52, "calls": 2.0}, "full", controls={"weight": (0.64, 0.01)}).as_dicts()[0]
+    assert entry["control_measured"] == 0.64 and entry["control_se"] == 0.01
+
+
 def test_table_looks_up_claims_by_id():
     table = ClaimTable([Claim("a", "s", "q", 1.0, "abs", 0.1, 0.1), Claim("b", "s", "q", None, "max", 1.0, 1.0)])
     assert table["b"].id == "b" and table["b"].passes(0.5, "quick")

@@ -230,6 +230,7 @@ class ClaimResult:
             "digits": c.digits,
             "control": c.control,
             "control_measured": self.control_measured,
+            "control_se": self.control_se,
             "control_verdict": self.control_verdict,
             "min_pass_rate": c.min_pass_rate,
         }
