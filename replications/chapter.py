@@ -50,8 +50,14 @@ class ChapterRun:
     output_dir: Path | None
     config: Any
     started: float = field(default_factory=time.perf_counter)
-    #: The checkout's commit when the run started (before a retrain rewrites tracked artifacts).
-    commit: str | None = field(default_factory=lambda: runtime.git_commit(ROOT))
+    #: The checkout's commit when the run started (before a retrain rewrites tracked artifacts); ``-dirty`` when the
+    #: code, or this chapter's own committed weights, differ from it (:func:`scorelib.runtime.git_commit`).
+    commit: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.commit is None:
+            folder = ROOT / self.chapter
+            self.commit = runtime.git_commit(folder if folder.is_dir() else ROOT)
 
     @property
     def resolved_config(self) -> dict:

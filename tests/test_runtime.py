@@ -139,5 +139,16 @@ def test_git_commit_is_dirty_for_code_changes_but_not_for_recorded_results(tmp_p
     for name in ("ch/ch.ipynb", "ch/artifacts/metrics.json", "ch/artifacts/MANIFEST.json"):
         (tmp_path / name).write_text('{"changed": true}')
     assert git_commit(tmp_path / "ch") == head, "a refreshed notebook or recorded metrics are results, not code"
+    (tmp_path / "other/artifacts").mkdir(parents=True)
+    (tmp_path / "other/artifacts/weights.pt").write_text("w")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "other")
+    head = git_commit(tmp_path / "ch")
+    (tmp_path / "other/artifacts/weights.pt").write_text("retrained")
+    assert git_commit(tmp_path / "ch") == head, "another chapter's retrained weights are not this chapter's code"
+    assert git_commit(tmp_path / "other") == head + "-dirty", "its own retrained weights are"
     (tmp_path / "ch/artifacts/weights.pt").write_text("retrained")
     assert git_commit(tmp_path / "ch") == head + "-dirty"
+    (tmp_path / "ch/artifacts/weights.pt").write_text("w")
+    (tmp_path / "ch/experiment.py").write_text("x = 2\n")
+    assert git_commit(tmp_path / "ch") == head + "-dirty", "a code change is dirty"

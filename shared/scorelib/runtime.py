@@ -117,27 +117,34 @@ def versions() -> dict[str, str]:
     }
 
 
-#: Files a run writes by itself (executed notebooks, recorded metrics and their manifest): a change to them does
-#: not make the code that produced a result "dirty".
-RESULT_FILES: tuple[str, ...] = ("**/*.ipynb", "**/artifacts/metrics.json", "**/artifacts/MANIFEST.json")
+#: Files a run writes by itself (executed notebooks, every chapter's artifacts, committed sweeps): a change to them
+#: does not make the code that produced a result "dirty". A chapter's *own* weights and config are the exception
+#: (see :func:`git_commit`): results evaluated from uncommitted weights are not reproducible from the commit.
+RESULT_FILES: tuple[str, ...] = ("**/*.ipynb", "**/artifacts/**", "**/sweeps/**")
+#: The files of a chapter's artifacts folder that its results depend on.
+OWN_ARTIFACTS: tuple[str, ...] = ("artifacts/weights.pt", "artifacts/config.json")
 
 
 def git_commit(path: str | os.PathLike | None = None) -> str | None:
     """The commit of the repository holding ``path``, with ``-dirty`` if tracked files other than results
-    (:data:`RESULT_FILES`) differ from it; None outside a git checkout. A refresh that re-executes chapter after
-    chapter thus records the commit of the code, not a dirty tree made by the chapters refreshed before it."""
+    (:data:`RESULT_FILES`) differ from it, or the weights and config in ``path``'s own ``artifacts/`` do; None
+    outside a git checkout. A refresh or retrain that goes chapter after chapter thus records the commit of the
+    code, not a tree made dirty by the chapters run before it."""
     import subprocess
 
     cwd = os.fspath(path) if path is not None else os.getcwd()
     excludes = [f":(top,exclude,glob){pattern}" for pattern in RESULT_FILES]
+    own = [name for name in OWN_ARTIFACTS if os.path.exists(os.path.join(cwd, name))]
+
+    def changed(*pathspec: str) -> bool:
+        return bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", *pathspec],
+                                   cwd=cwd, capture_output=True, text=True, check=True, timeout=10).stdout.strip())
+
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True, timeout=10
         ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no", "--", ":/", *excludes],
-            cwd=cwd, capture_output=True, text=True, check=True, timeout=10,
-        ).stdout.strip()
+        dirty = changed(":/", *excludes) or (bool(own) and changed(*own))
     except (OSError, subprocess.SubprocessError):
         return None
     return commit + ("-dirty" if dirty else "")
