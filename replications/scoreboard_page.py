@@ -25,23 +25,37 @@ DAGGER_NOTE = ("† a published number we quote but could not check against the 
                "build; shown as context, never used as a criterion on its own.")
 
 
-def across_seeds(profile: str = "quick") -> dict[str, dict]:
-    """The committed sweep summaries of ``profile`` by chapter (``replications/<chapter>/sweeps/<profile>/``)."""
+#: The profiles whose committed sweeps the scoreboard shows, in this order.
+SWEPT_PROFILES: tuple[str, ...] = ("full", "quick")
+
+
+def across_seeds(profiles: tuple[str, ...] = SWEPT_PROFILES) -> dict[str, dict[str, dict]]:
+    """The committed sweep summaries by chapter, then profile (``replications/<chapter>/sweeps/<profile>/``)."""
     from replications.sweep_summary import committed_summaries
 
-    return {s["chapter"]: s for s in committed_summaries(profile)}
+    out: dict[str, dict[str, dict]] = {}
+    for profile in profiles:
+        for s in committed_summaries(profile):
+            out.setdefault(s["chapter"], {})[profile] = s
+    return out
 
 
-def _across(summary: dict | None, claim_id: str | None = None) -> str:
-    """'seed-fragile · 3/5' for one claim, or 'replicated 9/11 · 5 seeds' for a chapter; '—' when not swept."""
-    if summary is None:
-        return "—"
-    if claim_id is None:
-        counted = [c for c in summary["claims"] if not c["check"]]
-        return (f"{sum(c['verdict'] == 'replicated' for c in counted)}/{len(counted)} "
-                f"· {len(summary['seeds'])} seeds")
-    entry = next((c for c in summary["claims"] if c["id"] == claim_id), None)
-    return "—" if entry is None else f"{_e(entry['verdict'])} · {entry['n_passed']}/{entry['n']}"
+def _across(summaries: dict[str, dict] | None, claim_id: str | None = None) -> str | None:
+    """Per swept profile, 'full: seed-fragile · 2/3' for one claim, or 'full: 9/11 · 3 seeds' for a chapter, one
+    line each; None when the chapter has no committed sweep."""
+    if not summaries:
+        return None
+    lines = []
+    for profile, summary in summaries.items():
+        if claim_id is None:
+            counted = [c for c in summary["claims"] if not c["check"]]
+            lines.append(f"{profile}: {sum(c['verdict'] == 'replicated' for c in counted)}/{len(counted)} "
+                         f"· {len(summary['seeds'])} seeds")
+            continue
+        entry = next((c for c in summary["claims"] if c["id"] == claim_id), None)
+        if entry is not None:
+            lines.append(f"{profile}: {_e(entry['verdict'])} · {entry['n_passed']}/{entry['n']}")
+    return "<br>".join(lines) or None
 
 
 def chapter_title(chapter: str) -> str:
@@ -75,7 +89,7 @@ def _table(css: str, head: str, rows: list[str]) -> str:
 def _verdict_cell(verdict: str, across: str | None = None) -> str:
     """The verdict, coloured; under it (``across``) the verdict and pass rate across the seeds of the sweep."""
     css = {"replicated": "v-yes", "not replicated": "v-no", "inconclusive": "v-maybe"}.get(verdict, "v-check")
-    seeds = "" if across is None else f'<br><span class="seeds">seeds: {across}</span>'
+    seeds = "" if across is None else f'<br><span class="seeds">seeds, {across}</span>'
     return f'<td class="verdict {css}">{_e(verdict)}{seeds}</td>'
 
 
@@ -83,12 +97,12 @@ def _number(chapter: str) -> str:
     return str(CHAPTER_ORDER.index(chapter) + 1) if chapter in CHAPTER_ORDER else ""
 
 
-def scoreboard_html(records: list[ChapterMetrics], sweeps: dict[str, dict] | None = None) -> str:
-    """One row per chapter (number, linked title, replicated / not replicated / inconclusive, checks, and the claims
-    replicated at every seed of the committed quick sweep), then the totals."""
+def scoreboard_html(records: list[ChapterMetrics], sweeps: dict[str, dict[str, dict]] | None = None) -> str:
+    """One row per chapter (number, linked title, replicated / not replicated / inconclusive, checks, and per swept
+    profile the claims replicated at every seed of its committed sweep), then the totals."""
     sweeps = sweeps or {}
     head = ("<tr><th>#</th><th>chapter</th><th>replicated</th><th>not replicated</th><th>inconclusive</th>"
-            "<th>checks hold</th><th>across seeds (quick)</th></tr>")
+            "<th>checks hold</th><th>across seeds</th></tr>")
     rows = []
     for r in records:
         rows.append(
@@ -97,7 +111,7 @@ def scoreboard_html(records: list[ChapterMetrics], sweeps: dict[str, dict] | Non
             f"<br><code>{_e(r.chapter)}</code></td>"
             f"<td>{r.n_passed}/{len(r.counted)}</td><td>{r.count('not replicated')}</td>"
             f"<td>{r.count('inconclusive')}</td><td>{r.n_checks_held}/{len(r.checks)}</td>"
-            f"<td>{_across(sweeps.get(r.chapter))}</td></tr>")
+            f"<td>{_across(sweeps.get(r.chapter)) or '—'}</td></tr>")
     t = totals(records)
     rows.append(
         f"<tr class=\"total\"><td></td><td><strong>total</strong></td>"
@@ -126,9 +140,9 @@ def _claim_value(c: dict, key: str = "measured", se_key: str = "se") -> str:
     return show_value(c.get(key), c.get(se_key), c.get("digits", 3))
 
 
-def claims_html(records: list[ChapterMetrics], sweeps: dict[str, dict] | None = None) -> str:
-    """Every claim and check: claim (id, quantity, source), verdict (and under it the verdict and pass rate across
-    the seeds of the committed quick sweep), ours, paper, criterion, control."""
+def claims_html(records: list[ChapterMetrics], sweeps: dict[str, dict[str, dict]] | None = None) -> str:
+    """Every claim and check: claim (id, quantity, source), verdict (and under it, per swept profile, the verdict
+    and pass rate across the seeds of its committed sweep), ours, paper, criterion, control."""
     sweeps = sweeps or {}
     head = ("<tr><th>claim</th><th>verdict</th><th>ours</th><th>paper</th><th>criterion</th>"
             "<th>control</th></tr>")

@@ -223,12 +223,30 @@ def read_committed(chapter: str, profile: str = "quick") -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def chapter_markdown(chapter: str, profile: str = "quick") -> str:
-    """What a chapter shows beside its seed-0 table: the committed summary as a Markdown table (or what is missing)."""
-    try:
-        return claims_table(read_committed(chapter, profile), markdown=True)
-    except MissingArtifactError as err:
-        return f"*Not yet swept over seeds ({err}).*"
+#: What a profile's numbers are, said above its across-seed table.
+PROFILE_NOTES: dict[str, str] = {
+    "full": "the replication scale and the criteria of the table above",
+    "quick": "smaller models and the quick criteria, not the full profile's",
+}
+
+
+def chapter_sweeps_markdown(chapter: str, profiles: Sequence[str] = ("full", "quick")) -> str:
+    """Every committed sweep of a chapter, one titled table per profile: what the chapter's "Across seeds"
+    section shows under its seed-0 claims table (read back from ``sweeps/<profile>/summary.json``)."""
+    parts = []
+    for profile in profiles:
+        command = f"python -m replications sweep {chapter} --seeds 0-4 --profile {profile}"
+        try:
+            summary = read_committed(chapter, profile)
+        except MissingArtifactError:
+            parts.append(f"**{profile.capitalize()} profile:** not yet swept over seeds (`{command}`).")
+            continue
+        seeds = summary["seeds"]
+        span = f"{seeds[0]}–{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1)) and len(seeds) > 1 else \
+            ", ".join(map(str, seeds))
+        parts.append(f"**{profile.capitalize()} profile, seeds {span}** ({PROFILE_NOTES.get(profile, profile)}):\n\n"
+                     + claims_table(summary, markdown=True))
+    return "\n\n".join(parts)
 
 
 def committed_summaries(profile: str | None = None) -> list[dict]:

@@ -61,7 +61,9 @@ def test_across_seed_columns_read_the_committed_sweep(records):
     claim = records[0].counted[0]
     sweep = {"chapter": records[0].chapter, "seeds": [0, 1, 2], "claims": [
         {"id": claim["id"], "check": False, "verdict": "seed-fragile", "n_passed": 2, "n": 3}]}
-    sweeps = {records[0].chapter: sweep}
-    assert "seeds: seed-fragile · 2/3" in scoreboard_page.claims_html(records, sweeps)
-    assert "0/1 · 3 seeds" in scoreboard_page.scoreboard_html(records, sweeps)
+    full = {**sweep, "claims": [{**sweep["claims"][0], "verdict": "replicated", "n_passed": 3}]}
+    sweeps = {records[0].chapter: {"full": full, "quick": sweep}}
+    assert "seeds, full: replicated · 3/3<br>quick: seed-fragile · 2/3" in scoreboard_page.claims_html(records, sweeps)
+    assert "full: 1/1 · 3 seeds<br>quick: 0/1 · 3 seeds" in scoreboard_page.scoreboard_html(records, sweeps)
     assert "<td>—</td>" in scoreboard_page.scoreboard_html(records, {})  # a chapter not yet swept
+    assert "seeds," not in scoreboard_page.claims_html(records, {})

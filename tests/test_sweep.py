@@ -236,7 +236,7 @@ def test_the_summary_statistics_match_a_hand_computation(tmp_path):
 def test_a_committed_summary_is_read_back_as_the_chapter_and_book_tables(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(sweep_summary, "ROOT", tmp_path / "replications")
     monkeypatch.setattr(sweep_summary, "CHAPTER_ORDER", ("toy",))
-    assert "Not yet swept over seeds" in sweep_summary.chapter_markdown("toy")
+    assert "not yet swept over seeds" in sweep_summary.chapter_sweeps_markdown("toy")
     with pytest.raises(MissingArtifactError, match="python -m replications report --sweep --profile quick --write"):
         sweep_summary.read_committed("toy")
     _records(tmp_path / "runs")
@@ -247,8 +247,10 @@ def test_a_committed_summary_is_read_back_as_the_chapter_and_book_tables(tmp_pat
     assert json.loads((target / "seed-1.json").read_text())["claims"][0]["measured"] == W[1]
     code, out = _cli(capsys, "report", "--sweep", "--committed")
     assert code == 0 and out.startswith("toy · quick · seeds 0, 1, 2")
-    table = sweep_summary.chapter_markdown("toy")
-    assert table.startswith("| claim | across seeds |") and "**lucky**" in table and "seed 0 only" in table
+    table = sweep_summary.chapter_sweeps_markdown("toy")
+    assert table.startswith("**Full profile:** not yet swept over seeds (`python -m replications sweep toy")
+    assert "**Quick profile, seeds 0–2** (smaller models" in table and "\n\n| claim | across seeds |" in table
+    assert "**lucky**" in table and "seed 0 only" in table
     book = sweep_summary.book_table(sweep_summary.committed_summaries("quick"))
     assert "| toy | quick | 3 | 1/5 | lucky | w | noisy | never |" in book
 
