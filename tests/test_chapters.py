@@ -69,13 +69,13 @@ def test_committed_results_name_a_clean_commit_of_this_history(chapter):
     """Provenance: the weights were trained, and the expected results evaluated, by committed code (no
     ``-dirty``), and the commits they name are in this repository's history."""
     directory = ROOT / chapter / "artifacts"
+    full_history = subprocess.run(["git", "rev-parse", "--is-shallow-repository"], cwd=ROOT, capture_output=True,
+                                  text=True).stdout.strip() != "true"
     for name in ("config.json", "metrics.json"):
         commit = json.loads((directory / name).read_text())["git_commit"]
         assert commit and not commit.endswith("-dirty"), f"{chapter}/artifacts/{name} records {commit!r}"
-        known = subprocess.run(["git", "merge-base", "--is-ancestor", commit, "HEAD"], cwd=ROOT,
-                               capture_output=True).returncode
-        if subprocess.run(["git", "rev-parse", "--is-shallow-repository"], cwd=ROOT, capture_output=True,
-                          text=True).stdout.strip() != "true":
+        if full_history:
+            known = subprocess.run(["git", "merge-base", "--is-ancestor", commit, "HEAD"], cwd=ROOT).returncode
             assert known == 0, f"{chapter}/artifacts/{name}: {commit} is not an ancestor of HEAD"
 
 

@@ -167,6 +167,16 @@ def test_equal_evals_comparison_pairs_the_samplers_and_reports_a_standard_error(
     assert torch.equal(again.mmd["VE"]["reverse_diffusion"], r.mmd["VE"]["reverse_diffusion"])
 
 
+def test_equal_evals_claim_text_names_the_settings_it_is_measured_with():
+    """The claim's words are literal (rewording them would re-date the definition on the Claims page), so this
+    keeps them in step with the constants that set the measurement."""
+    claim = ex.CLAIMS["pc_beats_rd_equal_evals_ve"]
+    n = ex.EQUAL_EVALS_STEPS
+    assert f"over {ex.PC_REPLICATES} sample sets" in claim.quantity
+    assert f"(MMD²(PC, N={n}) − MMD²(RD, N={2 * n}))" in claim.quantity
+    assert claim.control == f"reverse diffusion with N = {n} in PC's place"
+
+
 def test_equal_evals_verdicts_follow_the_standard_error():
     claim = ex.CLAIMS["pc_beats_rd_equal_evals_ve"]
     assert claim.verdict(-0.5, "full", 0.1) == "replicated"

@@ -618,8 +618,9 @@ CLAIMS = ClaimTable([
     # Claim 1. ±0.02, the max over 15 (SDE, t) cells. 80,000 particles and 4 dimensions give a relative se of the
     # pooled variance of √(2/(80000·4)) = 0.0025, so 0.02 is 8 se, and the max of 15 cells' errors stays far below it
     # (≈ 2.5 se) unless a kernel is wrong. The quick sweep over seeds 0-4 had 20,000 particles (se 0.005) and a left-
-    # point Euler–Maruyama (bias ≈ 0.01 for sub-VP at t = 0.1): the max reached 0.023 at 2 of 5 seeds. Criterion kept. Controls: the talk's OU mean slip e^{-½x₀}, and sub-VP's
-    # variance 1 − e^{−B} taken as its std, both put into the same formula.
+    # point Euler–Maruyama (bias ≈ 0.01 for sub-VP at t = 0.1): the max reached 0.023 at 2 of 5 seeds. Criterion kept.
+    # Controls: the talk's OU mean slip e^{-½x₀}, and sub-VP's variance 1 − e^{−B} taken as its std, both put into the
+    # same formula.
     Claim("marginal_mean", "Song et al. 2021, App. B (eq. 29, 33, 34)",
           "max over VE, VP, sub-VP, OU (β=1, 2) and t ∈ {0.1, 0.5, 1} of ‖m̂ − m(t)x₀‖/rms(x_t), EM 1000 steps",
           0.0, "max", 0.02, 0.02, control="the talk's OU mean e^{-½x₀} in place of OU's m(t)x₀", reference="theory"),
