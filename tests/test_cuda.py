@@ -59,3 +59,17 @@ def test_training_on_cuda_stays_there_and_matches_the_cpu_run():
     torch.testing.assert_close(torch.tensor(runs["cuda"].losses), torch.tensor(runs["cpu"].losses), rtol=1e-6, atol=1e-8)
     for p_gpu, p_cpu in zip(runs["cuda"].model.parameters(), runs["cpu"].model.parameters()):
         torch.testing.assert_close(p_gpu.cpu(), p_cpu, rtol=1e-6, atol=1e-8)
+
+
+def test_schedule_lookups_in_a_training_step_make_no_host_sync():
+    schedule = DDPMSchedule(linear_betas(100, 1e-4, 0.2))
+    x = torch.zeros(64, 2, device="cuda")
+    t = torch.randint(1, schedule.T + 1, (64,), device="cuda")
+    expected = schedule.alpha_bars[t.cpu() - 1].float().cuda()
+    schedule.at(schedule.alpha_bars, t, x)  # the schedule moves to the GPU once
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        got = schedule.at(schedule.alpha_bars, t, x)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert got.device.type == "cuda" and torch.equal(got[:, 0], expected)

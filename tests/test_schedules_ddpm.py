@@ -53,6 +53,26 @@ def test_schedule_rejects_bad_input():
         DDPMSchedule.linear(10).at(DDPMSchedule.linear(10).betas, 0, torch.zeros(1))
 
 
+@pytest.mark.parametrize("t", [0, 11, torch.tensor([1, 11]), torch.tensor(0)])
+def test_at_rejects_a_step_outside_1_to_T_with_a_clear_error(t):
+    s = DDPMSchedule.linear(10)
+    with pytest.raises(ConfigError, match=r"steps must lie in 1\.\.10"):
+        s.at(s.betas, t, torch.zeros(2, 3))
+
+
+def test_at_gathers_the_same_numbers_as_casting_each_value_and_moves_the_schedule_once():
+    s = DDPMSchedule.linear(10)
+    like = torch.zeros(4, 3, dtype=torch.float32)
+    t = torch.tensor([1, 4, 7, 10])
+    got = s.at(s.alpha_bars, t, like)
+    assert got.shape == (4, 1) and got.dtype == torch.float32
+    assert torch.equal(got[:, 0], s.alpha_bars[t - 1].float())  # cast-then-gather = gather-then-cast, bitwise
+    assert s.at(s.alpha_bars, 3, like) == s.alpha_bars[2].float() and s.at(s.alpha_bars, 3, like).dim() == 0
+    assert s.on(s.alpha_bars, like) is s.on(s.alpha_bars, like)  # moved once, then reused
+    assert s.on(s.alpha_bars, like.double()) is not s.on(s.alpha_bars, like)  # one copy per dtype
+    assert s.on(s.alpha_bars, like.double()).data_ptr() != s.on(s.betas, like.double()).data_ptr()
+
+
 def _gaussian_eps(s, sd):
     def eps(x, t):
         ab = s.at(s.alpha_bars, t, x)

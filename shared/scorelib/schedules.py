@@ -168,12 +168,36 @@ class DDPMSchedule:
 
     def at(self, values: Tensor, t: Tensor | int, like: Tensor) -> Tensor:
         """``values[t - 1]`` for integer steps ``t`` (``[n]`` or scalar), in ``like``'s dtype and device,
-        shaped ``[n, 1, …]`` to broadcast against ``like [n, …]``."""
-        t = torch.as_tensor(t, device=values.device).long()
-        if bool(((t < 1) | (t > self.T)).any()):
-            raise ConfigError(f"steps must lie in 1..{self.T}")
-        v = values[t - 1].to(dtype=like.dtype, device=like.device)
+        shaped ``[n, 1, …]`` to broadcast against ``like [n, …]``.
+
+        No host round trip per call: ``values`` is cast and moved to ``like``'s device once and kept
+        (:meth:`on`), and ``t`` is gathered where it lies. The range 1..T is checked with a clear error for a
+        Python int or a CPU tensor; on an accelerator it is asserted on the device (``torch._assert_async``:
+        no host sync per training step; a bad step there stops at the next synchronisation instead)."""
+        moved = self.on(values, like)
+        if isinstance(t, int):
+            if not 1 <= t <= self.T:
+                raise ConfigError(f"steps must lie in 1..{self.T}, got {t}")
+            return moved[t - 1]
+        t = torch.as_tensor(t).long()
+        in_range = ((t >= 1) & (t <= self.T)).all()
+        if t.device.type == "cpu":
+            if not bool(in_range):
+                raise ConfigError(f"steps must lie in 1..{self.T}")
+        else:
+            torch._assert_async(in_range)
+        v = moved[t.to(moved.device) - 1]
         return v.reshape(v.shape + (1,) * (like.dim() - v.dim())) if v.dim() else v
+
+    def on(self, values: Tensor, like: Tensor) -> Tensor:
+        """``values`` (one of this schedule's ``[T]`` tensors) in ``like``'s dtype and device, cast and moved
+        once per (tensor, device, dtype) and kept: elementwise the same numbers as casting each gathered value."""
+        cache: dict = self.__dict__.setdefault("_moved", {})  # frozen dataclass: a cache, not a field
+        key = (id(values), like.device, like.dtype)
+        hit = cache.get(key)
+        if hit is None or hit[0] is not values:
+            hit = cache[key] = (values, values.to(dtype=like.dtype, device=like.device))
+        return hit[1]
 
 
 class DiscreteVPSDE(VPTypeSDE):
