@@ -127,3 +127,23 @@ def test_training_step_reduces_the_loss_on_a_fixed_batch():
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.7 * losses[0]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_attention_over_one_input_dimension_is_v_and_its_shortcut_is_exact(dtype):
+    """With D = 1 the attention across dimensions has one key, softmax 1: the block skips q and k and projects v
+    alone. That shortcut gives bitwise the full computation, and the q, k weights get the gradient the full
+    computation gives them: exactly 0."""
+    from scorelib.nets.bidimensional_attention import _attention
+    torch.manual_seed(0)
+    att = _model().blocks[0].att_dims.to(dtype)
+    h = torch.randn(5, 7, 1, 16, dtype=dtype, requires_grad=True)
+    fast = att(h, "dims", None)
+    q, k, v = att.qkv(h).chunk(3, dim=-1)
+    split = lambda z: z.reshape(35, 1, att.heads, -1).transpose(1, 2)  # noqa: E731
+    full = att.proj(_attention(split(q), split(k), split(v)).transpose(1, 2).reshape(5, 7, 1, -1))
+    assert torch.equal(fast, full)
+    g_fast, = torch.autograd.grad(fast.sum(), att.qkv.weight)
+    g_full, = torch.autograd.grad(full.sum(), att.qkv.weight)
+    out = att.qkv.out_features // 3
+    assert torch.equal(g_fast, g_full) and not g_full[:2 * out].any()

@@ -53,13 +53,14 @@ class _AxisAttention(nn.Module):
 
     def forward(self, h: Tensor, axis: str, key_mask: Tensor | None) -> Tensor:
         b, n, d, _ = h.shape
+        out = self.qkv.out_features // 3
+        if axis == "dims" and d == 1:  # softmax over a single key is 1: the attention returns v exactly, and q, k
+            # (whose gradients are then exactly 0) are not computed: v alone, from the v rows of the same weights
+            return self.proj(F.linear(h, self.qkv.weight[2 * out:], self.qkv.bias[2 * out:]))
         q, k, v = self.qkv(h).chunk(3, dim=-1)  # each [b, n, d, out]
-        out = q.shape[-1]
         hd = out // self.heads
 
-        if axis == "dims" and d == 1:  # softmax over a single key is 1: the attention returns v exactly
-            att = v
-        elif axis == "dims":  # sequences along d, one per (b, n)
+        if axis == "dims":  # sequences along d, one per (b, n)
             def split(z: Tensor) -> Tensor:
                 return z.reshape(b * n, d, self.heads, hd).transpose(1, 2)  # [b·n, heads, d, hd]
             att = _attention(split(q), split(k), split(v))
