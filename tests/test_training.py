@@ -237,3 +237,36 @@ def test_the_loops_ema_is_bitwise_averaged_model_update_parameters():
     assert int(ema.n_averaged) == int(ref_ema.n_averaged) == 25
     for (k, a), (_, b) in zip(ema.state_dict().items(), ref_ema.state_dict().items()):
         assert torch.equal(a, b), k
+
+
+def test_the_loops_multi_tensor_adamw_and_clipping_are_bitwise_the_per_parameter_ones():
+    """The loop runs AdamW and gradient clipping on torch's multi-tensor (foreach) path; the committed weights were
+    trained with the per-parameter loop, so on the CPU the two must agree bitwise (clipping active, cosine decay,
+    weight decay)."""
+    def net():
+        torch.manual_seed(0)
+        return MLP(2, 2, hidden=(32, 32), activation="silu", time_embedding=8)
+
+    def loss_fn(model, x, gen):
+        return 50 * (model(x, torch.rand(len(x), generator=gen)) - x).pow(2).mean()  # large: the clip is active
+
+    data = torch.randn(256, 2, generator=torch.Generator().manual_seed(3))
+    config = TrainConfig(steps=40, batch_size=32, lr=3e-3, weight_decay=1e-2, grad_clip=0.5, ema_decay=None)
+    model = net()
+    losses = [s.loss for s in training_loop(model, loss_fn, data, config, _gen(0))]
+
+    ref = net()
+    optimiser = torch.optim.AdamW(ref.parameters(), lr=3e-3, weight_decay=1e-2, foreach=False)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=40)
+    gen, clipped = _gen(0), 0
+    for step in range(40):
+        loss = loss_fn(ref, data[torch.randint(0, 256, (32,), generator=gen)], gen)
+        assert float(loss.detach()) == losses[step]
+        optimiser.zero_grad()
+        loss.backward()
+        clipped += float(nn.utils.clip_grad_norm_(list(ref.parameters()), 0.5, foreach=False)) > 0.5
+        optimiser.step()
+        scheduler.step()
+    assert clipped > 20
+    for a, b in zip(model.parameters(), ref.parameters(), strict=True):
+        assert torch.equal(a, b)

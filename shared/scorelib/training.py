@@ -99,7 +99,9 @@ def training_loop(
     nan_hint: str = "lower the learning rate or check the data",
 ) -> Iterator[TrainStep]:
     """Yield one :class:`TrainStep` per optimisation step (AdamW; clip; EMA update)."""
-    optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    # foreach: one multi-tensor update (torch picks it by itself on a GPU only); on the CPU its weights are bitwise
+    # those of the per-parameter loop (tests/test_training.py), so it changes no committed result
+    optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, foreach=True)
     scheduler = (
         torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=config.steps) if config.cosine_decay else None
     )
@@ -115,7 +117,7 @@ def training_loop(
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         if config.grad_clip is not None:
-            nn.utils.clip_grad_norm_(params, config.grad_clip)
+            nn.utils.clip_grad_norm_(params, config.grad_clip, foreach=True)
         optimiser.step()
         if scheduler is not None:
             scheduler.step()
