@@ -147,11 +147,9 @@ class _AncestralCoefficients:
     :func:`scorelib.parameterization.eps_to_mean` computes it for one step, so the chain is bitwise the same."""
 
     def __init__(self, schedule: DDPMSchedule, sigmas: Tensor, like: Tensor) -> None:
-        def cast(values: Tensor) -> Tensor:
-            return values.to(dtype=like.dtype, device=like.device)
         self.steps = torch.arange(schedule.T + 1, device=like.device)  # steps[t]: t as a 0-d tensor
-        self.eps_coef = cast(schedule.betas) / (1 - cast(schedule.alpha_bars)).sqrt()
-        self.sqrt_alpha = cast(schedule.alphas).sqrt()
+        self.eps_coef = schedule.on(schedule.betas, like) / (1 - schedule.on(schedule.alpha_bars, like)).sqrt()
+        self.sqrt_alpha = schedule.on(schedule.alphas, like).sqrt()
         self.sigma = sigmas.tolist()
 
 
