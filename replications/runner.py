@@ -97,13 +97,14 @@ def execute(chapter: str, notebook: Path, run_dir: Path, *, profile: str, retrai
     start = time.perf_counter()
     error = None
     try:
-        papermill.execute_notebook(
-            str(notebook), str(executed),
-            parameters={"profile": profile, "retrain": retrain, "seed": seed, "device": device,
-                        "output_dir": str(run_dir)},
-            progress_bar=progress, cwd=str(Path(notebook).parent), kernel_name="python3",
-            stdout_file=log, stderr_file=log,
-        )
+        with runtime.kernel_environment():  # the kernel's allocator settings
+            papermill.execute_notebook(
+                str(notebook), str(executed),
+                parameters={"profile": profile, "retrain": retrain, "seed": seed, "device": device,
+                            "output_dir": str(run_dir)},
+                progress_bar=progress, cwd=str(Path(notebook).parent), kernel_name="python3",
+                stdout_file=log, stderr_file=log,
+            )
     except PapermillExecutionError as err:
         error = _describe_failure(err, executed)
     wall = time.perf_counter() - start

@@ -106,12 +106,9 @@ def run_cell(cell: Cell, *, notebook: Path, run_dir: Path, profile: str, device:
     """The task a Dask worker runs: retrain the chapter at the cell's seed with ``threads`` torch threads (set in the
     environment the papermill kernel inherits), logging to ``run_dir/log.txt``.
 
-    The kernel gets glibc's default allocator settings, as under ``run``: a Dask nanny starts its workers with
-    ``MALLOC_TRIM_THRESHOLD_=65536``, and a kernel that inherits it maps and unmaps every block over 128 kB afresh
-    (setting it switches off glibc's adaptive mmap threshold). A full ``ndp_image_regression`` sweep of 3 cells so run
-    spent 37 % of its CPU time in the operating system, with a billion minor page faults."""
+    The kernel gets the allocator settings it gets under ``run`` (:data:`scorelib.runtime.KERNEL_ENVIRONMENT`), not
+    the Dask nanny's ``MALLOC_TRIM_THRESHOLD_=65536``: :func:`runner.execute` applies them."""
     os.environ.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / RUN_ARTIFACTS).touch()
     with open(run_dir / LOG, "w" if attempt == 1 else "a", encoding="utf-8") as log:

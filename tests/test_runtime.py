@@ -152,3 +152,48 @@ def test_git_commit_is_dirty_for_code_changes_but_not_for_recorded_results(tmp_p
     (tmp_path / "ch/artifacts/weights.pt").write_text("w")
     (tmp_path / "ch/experiment.py").write_text("x = 2\n")
     assert git_commit(tmp_path / "ch") == head + "-dirty", "a code change is dirty"
+
+
+def test_kernel_environment_sets_and_unsets_for_the_block_and_restores(monkeypatch):
+    import os
+
+    from scorelib.runtime import KERNEL_ENVIRONMENT, kernel_environment
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")  # as a Dask nanny sets it
+    monkeypatch.delenv("THP_MEM_ALLOC_ENABLE", raising=False)
+    with kernel_environment({"OMP_NUM_THREADS": "3"}):
+        assert os.environ["THP_MEM_ALLOC_ENABLE"] == KERNEL_ENVIRONMENT["THP_MEM_ALLOC_ENABLE"] == "1"
+        assert "MALLOC_TRIM_THRESHOLD_" not in os.environ and os.environ["OMP_NUM_THREADS"] == "3"
+    assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "65536" and "THP_MEM_ALLOC_ENABLE" not in os.environ
+    with pytest.raises(RuntimeError), kernel_environment():
+        raise RuntimeError("a failing kernel")
+    assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "65536"  # restored on error too
+
+
+_ALLOCATOR_PROBE = """
+import hashlib, torch
+torch.manual_seed(0)
+net = torch.nn.Sequential(torch.nn.Linear(64, 256), torch.nn.GELU(), torch.nn.Linear(256, 64))
+x = torch.randn(8192, 64)  # 2 MB and more per activation: the huge-page path
+loss = net(x).square().mean()
+loss.backward()
+print(hashlib.sha256(b"".join(t.detach().numpy().tobytes() for t in [loss, *(p.grad for p in net.parameters())])).hexdigest())
+"""
+
+
+def test_the_kernel_allocator_settings_change_no_number():
+    """THP_MEM_ALLOC_ENABLE changes where torch's CPU blocks lie, not what is computed: a forward and backward with
+    activations over 2 MB give bitwise the same loss and gradients in processes with and without it."""
+    import os
+    import subprocess
+    import sys
+
+    from scorelib.runtime import kernel_environment
+
+    def probe() -> str:
+        return subprocess.run([sys.executable, "-c", _ALLOCATOR_PROBE], capture_output=True, text=True, check=True,
+                              env={**os.environ, "OMP_NUM_THREADS": "2"}).stdout.strip()
+    with kernel_environment({"THP_MEM_ALLOC_ENABLE": None}):
+        plain = probe()
+    with kernel_environment():
+        huge = probe()
+    assert len(plain) == 64 and plain == huge

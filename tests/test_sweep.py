@@ -38,7 +38,8 @@ print("stub threads", os.environ.get("OMP_NUM_THREADS"))
 metrics = {"chapter": CHAPTER, "profile": profile, "retrain": retrain, "seed": seed, "device": device,
            "wall_time_s": 0.1, "git_commit": None, "summary": results.summary(), "claims": results.as_dicts(),
            "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
-           "malloc_trim_threshold": os.environ.get("MALLOC_TRIM_THRESHOLD_")}
+           "malloc_trim_threshold": os.environ.get("MALLOC_TRIM_THRESHOLD_"),
+           "thp_mem_alloc": os.environ.get("THP_MEM_ALLOC_ENABLE")}
 (out / "metrics.json").write_text(json.dumps(metrics))
 '''
 
@@ -96,7 +97,8 @@ def test_a_tiny_sweep_runs_end_to_end_and_a_failing_cell_is_retried_once_and_rep
             metrics = json.loads((r.run_dir / "metrics.json").read_text())
             assert (metrics["chapter"], metrics["seed"], metrics["retrain"]) == (chapter, seed, True)
             assert metrics["omp_num_threads"] == "1"  # the kernel inherits the cell's thread count
-            assert metrics["malloc_trim_threshold"] is None  # and not the Dask nanny's allocator setting
+            assert metrics["malloc_trim_threshold"] is None  # and not the Dask nanny's allocator setting,
+            assert metrics["thp_mem_alloc"] == "1"  # but the runner's (scorelib.runtime.KERNEL_ENVIRONMENT)
             assert "stub threads 1" in r.log.read_text()
     assert results[("alpha", 1)].passed == 1 and results[("alpha", 1)].total == 1
 

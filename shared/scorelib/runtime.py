@@ -91,6 +91,38 @@ def set_deterministic(enabled: bool = True) -> None:
         torch.backends.cudnn.deterministic = enabled
 
 
+#: The allocator settings of a process that runs a chapter (its papermill kernel), applied by
+#: :func:`kernel_environment`. ``THP_MEM_ALLOC_ENABLE=1``: PyTorch's CPU allocator aligns blocks of 2 MB and more to
+#: huge pages and asks for them (``madvise``), so a half-gigabyte activation of NDP sampling costs a few hundred page
+#: faults instead of a hundred thousand (3 network calls on 16,384 × 59 points: 8.9 M → 0.16 M faults, 18.8 → 15.7 s;
+#: the same numbers, only where memory lies changes). ``MALLOC_TRIM_THRESHOLD_`` unset: a Dask nanny starts its
+#: workers with 65536, which switches off glibc's adaptive mmap threshold, so every block over 128 kB is mapped and
+#: unmapped afresh (a full ndp_image_regression sweep so run spent 37 % of its CPU time in the kernel).
+KERNEL_ENVIRONMENT: Mapping[str, str | None] = {"THP_MEM_ALLOC_ENABLE": "1", "MALLOC_TRIM_THRESHOLD_": None}
+
+
+@contextlib.contextmanager
+def kernel_environment(extra: Mapping[str, str | None] | None = None) -> Iterator[None]:
+    """Within the block, ``os.environ`` holds :data:`KERNEL_ENVIRONMENT` and ``extra`` (None: unset), for the
+    processes started there to inherit (torch reads these when it starts); restored on exit."""
+    settings = {**KERNEL_ENVIRONMENT, **(extra or {})}
+    before = {name: os.environ.get(name) for name in settings}
+    try:
+        for name, value in settings.items():
+            _set_env(name, value)
+        yield
+    finally:
+        for name, value in before.items():
+            _set_env(name, value)
+
+
+def _set_env(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
+
+
 def describe(device: torch.device | None = None) -> str:
     """One line of versions, device and threads, printed in every chapter's set-up cell."""
     device = device if device is not None else get_device("auto")
