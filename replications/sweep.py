@@ -11,8 +11,10 @@ chapter, profile and seed) is skipped when the sweep is run again, unless ``forc
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import statistics
 import time
 import traceback
 import uuid
@@ -23,7 +25,7 @@ from pathlib import Path
 from distributed import as_completed
 from tqdm import tqdm
 
-from replications import report, runner
+from replications import report, runner, sweep_summary
 from replications.chapter import RUN_ARTIFACTS
 from replications.cluster import Cluster, check_target, connect
 from replications.parameters import check_parameters
@@ -176,16 +178,40 @@ def sweep(chapters: list[str], seeds: list[int], *, profile: str, device: str = 
     return ordered
 
 
+def expected_seconds(chapter: str, profile: str) -> float:
+    """A cell's expected cost: the median wall time of the chapter's committed sweep cells at ``profile``
+    (``replications/<chapter>/sweeps/<profile>/seed-<s>.json``); 0 when none is committed."""
+    times = []
+    for path in sweep_summary.committed_dir(chapter, profile).glob("seed-*.json"):
+        try:
+            times.append(float(json.loads(path.read_text(encoding="utf-8")).get("wall_time_s") or 0.0))
+        except (OSError, ValueError, AttributeError):
+            continue  # a cost estimate only: an unreadable file orders its cell last, it fails nothing
+    return statistics.median(times) if times else 0.0
+
+
+def longest_first(cells: list[Cell], profile: str) -> list[tuple[Cell, int]]:
+    """The cells with their Dask priorities, the costliest first (:func:`expected_seconds`; ties in grid order):
+    the long cells start early and the short ones fill the workers at the end, instead of the book's longest chapter
+    running alone on one worker while the others idle."""
+    cost = {c: expected_seconds(c, profile) for c in {cell.chapter for cell in cells}}
+    ordered = sorted(cells, key=lambda cell: -cost[cell.chapter])  # stable: grid order within a chapter
+    return [(cell, len(ordered) - rank) for rank, cell in enumerate(ordered)]
+
+
 def _run(cluster: Cluster, todo: list[Cell], n_grid: int, results: dict[Cell, CellResult], *,
          notebooks: Mapping[str, Path], output: Path, profile: str, device: str, progress: bool) -> None:
     """Submit the cells, retry each failure once, and fill ``results``; one progress bar for the grid."""
+    priorities = dict(longest_first(todo, profile))
+
     def submit(cell: Cell, attempt: int):
         return cluster.client.submit(
             run_cell, cell, notebook=Path(notebooks[cell.chapter]).resolve(), run_dir=cell.run_dir(output, profile),
             profile=profile, device=device, threads=cluster.threads, attempt=attempt, pure=False,
+            priority=priorities[cell],
             key=f"{cell.chapter}-seed-{cell.seed}-attempt-{attempt}-{uuid.uuid4().hex[:8]}")
 
-    running = {submit(cell, 1): (cell, 1) for cell in todo}
+    running = {submit(cell, 1): (cell, 1) for cell in priorities}
     queue = as_completed(list(running))
     bar = tqdm(total=n_grid, initial=n_grid - len(todo), unit="cell", desc=f"sweep {profile}", disable=not progress)
     try:

@@ -270,3 +270,14 @@ def test_unfinished_seeds_are_shown_and_never_committed(tmp_path, monkeypatch, c
         sweep_summary.commit(found[("quick", "toy")])
     code, out = _cli(capsys, "report", "--sweep", "--output", str(tmp_path / "runs"))
     assert code == 1 and "seed-3 did not finish" in out and "seed 0 only" in out
+
+
+def test_cells_start_costliest_first_by_the_committed_sweeps_wall_times():
+    """The book's chapters in grid order end with its two costliest (the NDP regressions): longest_first starts those
+    first, keeps grid order within a chapter, and gives each cell a distinct Dask priority, highest first."""
+    cells = [sweep.Cell(c, s) for c in ("score_matching", "ndp_image_regression", "no_such_chapter") for s in (0, 1)]
+    ordered = sweep.longest_first(cells, "quick")
+    assert sweep.expected_seconds("ndp_image_regression", "quick") > sweep.expected_seconds("score_matching", "quick") > 0
+    assert sweep.expected_seconds("no_such_chapter", "quick") == 0.0
+    assert [c for c, _ in ordered] == [cells[2], cells[3], cells[0], cells[1], cells[4], cells[5]]
+    assert [p for _, p in ordered] == [6, 5, 4, 3, 2, 1]
