@@ -199,6 +199,14 @@ def longest_first(cells: list[Cell], profile: str) -> list[tuple[Cell, int]]:
     return [(cell, len(ordered) - rank) for rank, cell in enumerate(ordered)]
 
 
+def task_key(cell: Cell, attempt: int) -> str:
+    """The cell's Dask key, ``sweep-cell-<8 hex>-<chapter>-seed-<s>-attempt-<a>``: unique, and the same task group
+    (``sweep-cell``, :func:`dask.utils.key_split`) for every cell. The scheduler orders its queue by priority only
+    within a group it sees as larger than the cluster: with a group per chapter, cells went straight to the workers'
+    own queues and a short chapter's last seed could start before a long chapter's second."""
+    return f"sweep-cell-{uuid.uuid4().hex[:8]}-{cell.chapter}-seed-{cell.seed}-attempt-{attempt}"
+
+
 def _run(cluster: Cluster, todo: list[Cell], n_grid: int, results: dict[Cell, CellResult], *,
          notebooks: Mapping[str, Path], output: Path, profile: str, device: str, progress: bool) -> None:
     """Submit the cells, retry each failure once, and fill ``results``; one progress bar for the grid."""
@@ -209,7 +217,7 @@ def _run(cluster: Cluster, todo: list[Cell], n_grid: int, results: dict[Cell, Ce
             run_cell, cell, notebook=Path(notebooks[cell.chapter]).resolve(), run_dir=cell.run_dir(output, profile),
             profile=profile, device=device, threads=cluster.threads, attempt=attempt, pure=False,
             priority=priorities[cell],
-            key=f"{cell.chapter}-seed-{cell.seed}-attempt-{attempt}-{uuid.uuid4().hex[:8]}")
+            key=task_key(cell, attempt))
 
     running = {submit(cell, 1): (cell, 1) for cell in priorities}
     queue = as_completed(list(running))

@@ -281,3 +281,11 @@ def test_cells_start_costliest_first_by_the_committed_sweeps_wall_times():
     assert sweep.expected_seconds("no_such_chapter", "quick") == 0.0
     assert [c for c, _ in ordered] == [cells[2], cells[3], cells[0], cells[1], cells[4], cells[5]]
     assert [p for _, p in ordered] == [6, 5, 4, 3, 2, 1]
+
+
+def test_every_cell_is_in_one_dask_task_group_so_the_scheduler_queues_them_by_priority():
+    from dask.utils import key_split
+    cells = [sweep.Cell(c, s) for c in ("ncsn", "ndp_step_function", "score_sde") for s in (0, 4)]
+    keys = [sweep.task_key(cell, attempt) for cell in cells for attempt in (1, 2)]
+    assert {key_split(k) for k in keys} == {"sweep-cell"} and len(set(keys)) == len(keys)
+    assert "ndp_step_function-seed-4-attempt-2" in keys[7]
