@@ -129,6 +129,35 @@ def test_padded_contexts_change_nothing():
     assert alone.shape == padded.shape == (4, 3)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_a_sampler_batch_over_the_row_limit_runs_in_equal_chunks_of_whole_functions(dtype):
+    """eps_fn calls the network on at most chunk_rows rows (b·n·D) at a time: 301 functions of 11 points in
+    ceil(301 / 32) = 10 calls of 30 or 31 whole functions (never a small remainder), whose ε equals one call's to
+    round-off (a matrix product over fewer rows may sum in another order: not bitwise); at or under the limit, one
+    call, bitwise the network's own output."""
+    from scorelib.nets import BiDimensionalAttention
+    from scorelib.ndp import eps_fn
+    torch.manual_seed(0)
+    net = BiDimensionalAttention(hidden=16, layers=2, heads=4).to(dtype).eval()
+    torch.nn.init.normal_(net.head[-1].weight)
+    sizes: list[int] = []
+    net.register_forward_pre_hook(lambda module, args: sizes.append(args[0].shape[0]))
+    g = _gen(2)
+    x = torch.randn(301, 11, 1, generator=g, dtype=dtype)
+    y = torch.randn(301, 11, generator=g, dtype=dtype)
+    mask = torch.rand(301, 11, generator=g) > 0.2
+    t = torch.tensor(7)
+    with torch.no_grad():
+        whole = net(x, y, torch.full((301,), 7, dtype=dtype), mask)
+        sizes.clear()
+        assert torch.equal(eps_fn(net, x, mask, chunk_rows=301 * 11)(y, t), whole) and sizes == [301]
+        sizes.clear()
+        chunked = eps_fn(net, x, mask, chunk_rows=32 * 11 + 5)(y, t)
+    assert len(sizes) == 10 and set(sizes) <= {30, 31} and sum(sizes) == 301
+    eps = torch.finfo(dtype).eps
+    torch.testing.assert_close(chunked, whole, rtol=64 * eps, atol=64 * eps * float(whole.abs().max()))
+
+
 def test_unit_and_centred_scales_are_inverse_affine_maps():
     y = torch.tensor([0.0, 0.25, 0.5, 1.0], dtype=DT)
     torch.testing.assert_close(unit_to_centred(y), torch.tensor([-1.0, -0.5, 0.0, 1.0], dtype=DT), rtol=0, atol=0)
