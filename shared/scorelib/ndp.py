@@ -142,9 +142,10 @@ def conditional_samples(model: nn.Module, schedule: DDPMSchedule, x_context: Ten
     """Samples of f at the targets given the contexts: ``x_context [B, C, D]``, ``y_context [B, C]``,
     ``x_target [B, M, D]`` → ``[B, n_samples, M]`` (unbatched ``[C, D]``, ``[C]``, ``[M, D]`` →
     ``[n_samples, M]``). All B·n_samples chains run as one batch of RePaint (U = ``resample`` rounds per
-    step, jump length 1; ``renoise_beta`` as in :func:`scorelib.samplers.repaint`). Functions with fewer
-    contexts are padded: ``context_mask [B, C]`` (True = real context) hides the padding from the network's
-    attention and from the conditioning, so each function is sampled as if it had only its real contexts."""
+    step, jump length 1; ``renoise_beta`` as in :func:`scorelib.samplers.repaint`); the network takes that batch
+    in chunks of at most :data:`CHUNK_ROWS` rows. Functions with fewer contexts are padded: ``context_mask [B, C]``
+    (True = real context) hides the padding from the network's attention and from the conditioning, so each
+    function is sampled as if it had only its real contexts."""
     unbatched = x_context.dim() == 2
     if unbatched:
         x_context, y_context, x_target = x_context[None], y_context[None], x_target[None]
