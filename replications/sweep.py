@@ -11,7 +11,6 @@ chapter, profile and seed) is skipped when the sweep is run again, unless ``forc
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import statistics
@@ -182,10 +181,10 @@ def expected_seconds(chapter: str, profile: str) -> float:
     """A cell's expected cost: the median wall time of the chapter's committed sweep cells at ``profile``
     (``replications/<chapter>/sweeps/<profile>/seed-<s>.json``); 0 when none is committed."""
     times = []
-    for path in sweep_summary.committed_dir(chapter, profile).glob("seed-*.json"):
+    for path in sweep_summary.committed_dir(chapter, profile).glob("seed-*.json"):  # each seed's metrics.json
         try:
-            times.append(float(json.loads(path.read_text(encoding="utf-8")).get("wall_time_s") or 0.0))
-        except (OSError, ValueError, AttributeError):
+            times.append(float(report.read(path).data.get("wall_time_s") or 0.0))
+        except (CorruptArtifactError, ValueError, TypeError):
             continue  # a cost estimate only: an unreadable file orders its cell last, it fails nothing
     return statistics.median(times) if times else 0.0
 

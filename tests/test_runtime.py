@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -155,8 +158,6 @@ def test_git_commit_is_dirty_for_code_changes_but_not_for_recorded_results(tmp_p
 
 
 def test_kernel_environment_sets_and_unsets_for_the_block_and_restores(monkeypatch):
-    import os
-
     from scorelib.runtime import KERNEL_ENVIRONMENT, kernel_environment
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")  # as a Dask nanny sets it
     monkeypatch.delenv("THP_MEM_ALLOC_ENABLE", raising=False)
@@ -183,10 +184,6 @@ print(hashlib.sha256(b"".join(t.detach().numpy().tobytes() for t in [loss, *(p.g
 def test_the_kernel_allocator_settings_change_no_number():
     """THP_MEM_ALLOC_ENABLE changes where torch's CPU blocks lie, not what is computed: a forward and backward with
     activations over 2 MB give bitwise the same loss and gradients in processes with and without it."""
-    import os
-    import subprocess
-    import sys
-
     from scorelib.runtime import kernel_environment
 
     def probe() -> str:
