@@ -208,3 +208,13 @@ def test_complete_functions_keeps_observed_values_and_is_conditional_sampling():
                            generator=_gen(0))
     with pytest.raises(ConfigError, match="need x"):
         complete_functions(model, s, x[:5], y, observed, n_samples=1, generator=_gen(0))
+
+
+def test_the_step_function_chapter_samples_below_the_row_limit():
+    """ndp_step_function's sampler batches (its n_samples chains of contexts + grid, and its prior draws) stay at or
+    under CHUNK_ROWS at both profiles: one network call each, so its committed samples do not depend on the limit."""
+    from replications.ndp_step_function.experiment import PROFILES
+    from scorelib.ndp import CHUNK_ROWS
+    for cfg in PROFILES.values():
+        points = len(cfg.context_x) + cfg.grid_points
+        assert cfg.n_samples * points <= CHUNK_ROWS and cfg.prior_samples * cfg.grid_points <= CHUNK_ROWS
