@@ -37,6 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=0, help="random seed (default 0; the artifacts use 0)")
     run.add_argument("--output", type=Path, default=runner.DEFAULT_OUTPUT, help="run folder root (default _build/runs)")
     run.add_argument("--no-progress", action="store_true", help="no papermill progress bars")
+    run.add_argument("--workers", type=int, default=1,
+                     help="chapters run at a time, on a local Dask cluster whose workers share the cores "
+                     "(default 1: one after another, each with every core)")
     sweep = sub.add_parser(
         "sweep",
         help="retrain chapters over seeds on Dask distributed",
@@ -146,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
             from replications import runner
 
             outcomes = runner.run(args.chapters, profile=args.profile, retrain=args.retrain, seed=args.seed,
-                                  device=args.device, output=args.output, progress=not args.no_progress)
+                                  device=args.device, output=args.output, progress=not args.no_progress,
+                                  workers=args.workers)
             return 0 if all(o.ok for o in outcomes) else 1
         if args.command == "sweep":
             return _sweep(args)

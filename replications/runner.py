@@ -5,14 +5,18 @@ Each chapter runs into ``<output>/<profile>/<chapter>/``: the executed notebook,
 evaluation of the committed artifacts whose verdicts or stable numbers moved from the committed
 ``metrics.json`` (the notebook raises :class:`~scorelib.errors.ResultsMovedError`). A claim that does not
 replicate at our scale is a result, shown as such, not a failure. The other chapters still run.
+
+Chapters run one after another, each with every core, or ``workers`` at a time on a local Dask cluster
+(:func:`run_parallel`).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import papermill
 from papermill.exceptions import PapermillExecutionError
@@ -22,6 +26,9 @@ from replications.parameters import check_parameters
 from scorelib import errors, runtime
 from scorelib.claims import text_table
 from scorelib.errors import ConfigError
+
+if TYPE_CHECKING:
+    from replications.cluster import Cluster
 
 DEFAULT_OUTPUT = Path("_build/runs")
 # Errors raised on purpose for bad input: shown as one line, without a traceback.
@@ -124,19 +131,75 @@ def summary(outcomes: list[Outcome]) -> str:
 
 
 def run(chapters: list[str], *, profile: str = "full", retrain: bool = False, seed: int = 0, device: str = "auto",
-        output: Path = DEFAULT_OUTPUT, progress: bool = True) -> list[Outcome]:
-    """Run the chapters (all when empty) and print the scoreboard. Raises ConfigError on bad input."""
+        output: Path = DEFAULT_OUTPUT, progress: bool = True, workers: int = 1) -> list[Outcome]:
+    """Run the chapters (all when empty) and print the scoreboard. Raises ConfigError on bad input.
+
+    ``workers`` > 1: that many chapters at a time, on a Dask LocalCluster whose workers share the cores (each chapter
+    gets cores ÷ workers torch threads), the costliest first (:func:`run_parallel`). On 2 cores, two one-thread
+    chapters at a time do more work than one two-thread chapter: a chapter on one thread takes 1.27× its two-thread
+    time on average (the quick sweep of 2026-11-30), not 2×."""
     chapters = check_request(chapters, profile, retrain, device, seed)
-    outcomes = []
-    for chapter in chapters:
-        print(f"== {chapter} ({profile}{', retrain' if retrain else ''})", flush=True)
-        outcomes.append(run_chapter(chapter, profile=profile, retrain=retrain, seed=seed, device=device,
-                                    output=output, progress=progress))
+    start = time.perf_counter()
+    if workers != 1:
+        from replications.cluster import local_layout
+
+        local_layout(workers, None)  # a ConfigError for a bad or oversubscribing count, before anything runs
+        outcomes = run_parallel(chapters, profile=profile, retrain=retrain, seed=seed, device=device, output=output,
+                                workers=workers, progress=progress)
+    else:
+        outcomes = []
+        for chapter in chapters:
+            print(f"== {chapter} ({profile}{', retrain' if retrain else ''})", flush=True)
+            outcomes.append(run_chapter(chapter, profile=profile, retrain=retrain, seed=seed, device=device,
+                                        output=output, progress=progress))
     print()
     print(summary(outcomes))
     failed = [o for o in outcomes if not o.ok]
     total = sum(o.total for o in outcomes)
     print(f"\n{sum(o.passed for o in outcomes)}/{total} claims replicated in {len(outcomes)} chapter(s); "
-          f"{'all ok' if not failed else 'FAILED: ' + ', '.join(o.chapter for o in failed)}")
+          f"{'all ok' if not failed else 'FAILED: ' + ', '.join(o.chapter for o in failed)}; "
+          f"wall time {time.perf_counter() - start:.0f} s")
     print(f"run folders: {Path(output).resolve() / profile}")
     return outcomes
+
+
+def expected_cost(chapter: str, profile: str, retrain: bool) -> float:
+    """A chapter's expected wall time, to start the costliest first: a retrain's, the median of its committed sweep
+    cells at ``profile``; an evaluation's, the committed artifacts' own (0 when unknown)."""
+    from replications import sweep
+
+    if retrain:
+        return sweep.expected_seconds(chapter, profile)
+    try:
+        return float(report.read(ROOT / chapter / "artifacts" / "metrics.json").data.get("wall_time_s") or 0.0)
+    except (errors.CorruptArtifactError, ValueError, TypeError):
+        return 0.0
+
+
+def run_parallel(chapters: list[str], *, profile: str, retrain: bool, seed: int, device: str, output: Path,
+                 workers: int | None = None, notebooks: Mapping[str, Path] | None = None,
+                 cluster: Cluster | None = None, progress: bool = True) -> list[Outcome]:
+    """The chapters on a local Dask cluster of ``workers`` (or on ``cluster``, left open), through
+    :func:`replications.sweep.dispatch` without retry: each into the folder it gets when run alone, with the kernel's
+    output in its ``log.txt``. ``notebooks``: each chapter's notebook (default: the book's). Returns the outcomes in
+    the order of ``chapters``."""
+    from replications import sweep
+    from replications.cluster import connect
+
+    notebooks = notebooks or {c: notebook_path(c) for c in chapters}
+    tasks = [sweep.Task(sweep.Cell(c, seed), Path(notebooks[c]).resolve(), (Path(output) / profile / c).resolve(),
+                        retrain=retrain, in_sweep=False) for c in chapters]
+    opened = cluster or connect(workers=workers)
+    try:
+        print(f"{len(tasks)} chapter(s) on a {opened.description}", flush=True)
+        results = sweep.dispatch(opened, tasks, profile=profile, device=device, attempts=1,
+                                 cost={c: expected_cost(c, profile, retrain) for c in chapters}, progress=progress,
+                                 description=f"run {profile}")
+    except KeyboardInterrupt:
+        print(f"the finished chapters are kept under {Path(output).resolve() / profile}", flush=True)
+        raise
+    finally:
+        if cluster is None:
+            opened.close()
+    return [Outcome(t.cell.chapter, r.passed, r.total, r.wall_time_s, r.error, r.run_dir)
+            for t in tasks for r in [results[t.cell]]]

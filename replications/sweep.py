@@ -7,6 +7,8 @@ Each cell runs into ``<output>/<profile>/<chapter>/seed-<s>/``: the executed not
 A cell that fails or dies is reported with its log and retried once; one that fails again is listed at the
 end and makes the exit code non-zero. A finished cell (its ``metrics.json`` complete and of the requested
 chapter, profile and seed) is skipped when the sweep is run again, unless ``force``.
+
+:func:`dispatch`, the Dask part, also runs the chapters of ``python -m replications run --workers N``.
 """
 
 from __future__ import annotations
@@ -91,6 +93,26 @@ class CellResult:
         return self.run_dir / LOG
 
 
+@dataclass(frozen=True)
+class Task:
+    """One notebook execution on a Dask worker: a cell of a sweep, or a chapter of ``run --workers``.
+
+    ``in_sweep``: a sweep's cell keeps its retrained weights in ``run_dir/artifacts`` (the
+    :data:`~replications.chapter.RUN_ARTIFACTS` marker), and a failed cell's metrics.json is moved aside so that a
+    rerun runs it again. A chapter of ``run`` behaves as it does when run alone: a full retrain rewrites the
+    committed artifacts."""
+
+    cell: Cell
+    notebook: Path
+    run_dir: Path
+    retrain: bool = True
+    in_sweep: bool = True
+
+    @property
+    def label(self) -> str:
+        return str(self.cell) if self.in_sweep else self.cell.chapter
+
+
 def finished(run_dir: Path, chapter: str, profile: str, seed: int) -> report.ChapterMetrics | None:
     """The cell's metrics when they are complete and of this chapter, profile and seed (a retrain), else None."""
     try:
@@ -102,30 +124,32 @@ def finished(run_dir: Path, chapter: str, profile: str, seed: int) -> report.Cha
     return record if same and record.chapter == chapter and record.counted and "summary" in data else None
 
 
-def run_cell(cell: Cell, *, notebook: Path, run_dir: Path, profile: str, device: str, threads: int,
-             attempt: int) -> runner.Outcome:
-    """The task a Dask worker runs: retrain the chapter at the cell's seed with ``threads`` torch threads (set in the
-    environment the papermill kernel inherits), logging to ``run_dir/log.txt``.
+def run_cell(task: Task, *, profile: str, device: str, threads: int, attempt: int,
+             attempts: int = ATTEMPTS) -> runner.Outcome:
+    """The job a Dask worker runs: execute the task's notebook with ``threads`` torch threads (set in the environment
+    the papermill kernel inherits), logging to ``run_dir/log.txt``.
 
     The kernel gets the allocator settings it gets under ``run`` (:data:`scorelib.runtime.KERNEL_ENVIRONMENT`), not
     the Dask nanny's ``MALLOC_TRIM_THRESHOLD_=65536``: :func:`runner.execute` applies them."""
     os.environ.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    run_dir = task.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / RUN_ARTIFACTS).touch()
+    if task.in_sweep:
+        (run_dir / RUN_ARTIFACTS).touch()
     with open(run_dir / LOG, "w" if attempt == 1 else "a", encoding="utf-8") as log:
-        log.write(f"== {cell}, profile {profile}, attempt {attempt}/{ATTEMPTS}, {threads} torch thread(s), "
-                  f"host {os.uname().nodename}, pid {os.getpid()}\n")
+        log.write(f"== {task.label}, profile {profile}{', retrain' if task.retrain else ''}, attempt "
+                  f"{attempt}/{attempts}, {threads} torch thread(s), host {os.uname().nodename}, pid {os.getpid()}\n")
         log.flush()
         try:
-            outcome = runner.execute(cell.chapter, notebook, run_dir, profile=profile, retrain=True, seed=cell.seed,
-                                     device=device, progress=False, log=log)
+            outcome = runner.execute(task.cell.chapter, task.notebook, run_dir, profile=profile, retrain=task.retrain,
+                                     seed=task.cell.seed, device=device, progress=False, log=log)
         except Exception:
             log.write(traceback.format_exc())
             raise
         status = "ok" if outcome.ok else f"FAILED: {outcome.error or 'no claims recorded'}"
         log.write(f"== {status} ({outcome.passed}/{outcome.total} claims replicated) "
                   f"after {outcome.wall_time_s:.0f} s\n")
-    if not outcome.ok and (run_dir / "metrics.json").exists():
+    if task.in_sweep and not outcome.ok and (run_dir / "metrics.json").exists():
         os.replace(run_dir / "metrics.json", run_dir / FAILED_METRICS)
     return outcome
 
@@ -167,8 +191,14 @@ def sweep(chapters: list[str], seeds: list[int], *, profile: str, device: str = 
         cluster = cluster or connect(scheduler, workers=workers, threads=threads)
         try:
             print(cluster.description + (f"; dashboard {cluster.dashboard}" if cluster.dashboard else ""), flush=True)
-            _run(cluster, todo, len(grid), results, notebooks=notebooks, output=output, profile=profile,
-                 device=device, progress=progress)
+            tasks = [Task(cell, Path(notebooks[cell.chapter]).resolve(), cell.run_dir(output, profile)) for cell in todo]
+            try:
+                results.update(dispatch(cluster, tasks, profile=profile, device=device, progress=progress,
+                                        skipped=len(results)))
+            except KeyboardInterrupt:
+                print(f"the finished cells are kept under {Path(output).resolve() / profile}; run the same command "
+                      f"again to run the rest", flush=True)
+                raise
         finally:
             if own:
                 cluster.close()
@@ -189,12 +219,14 @@ def expected_seconds(chapter: str, profile: str) -> float:
     return statistics.median(times) if times else 0.0
 
 
-def longest_first(cells: list[Cell], profile: str) -> list[tuple[Cell, int]]:
-    """The cells with their Dask priorities, the costliest first (:func:`expected_seconds`; ties in grid order):
-    the long cells start early and the short ones fill the workers at the end, instead of the book's longest chapter
-    running alone on one worker while the others idle."""
-    cost = {c: expected_seconds(c, profile) for c in {cell.chapter for cell in cells}}
-    ordered = sorted(cells, key=lambda cell: -cost[cell.chapter])  # stable: grid order within a chapter
+def longest_first(cells: list[Cell], profile: str,
+                  cost: Mapping[str, float] | None = None) -> list[tuple[Cell, int]]:
+    """The cells with their Dask priorities, the costliest first (``cost`` per chapter, by default
+    :func:`expected_seconds`; ties in grid order): the long cells start early and the short ones fill the workers at
+    the end, instead of the book's longest chapter running alone on one worker while the others idle."""
+    if cost is None:
+        cost = {c: expected_seconds(c, profile) for c in {cell.chapter for cell in cells}}
+    ordered = sorted(cells, key=lambda cell: -cost.get(cell.chapter, 0.0))  # stable: grid order within a chapter
     return [(cell, len(ordered) - rank) for rank, cell in enumerate(ordered)]
 
 
@@ -206,52 +238,58 @@ def task_key(cell: Cell, attempt: int) -> str:
     return f"sweep-cell-{uuid.uuid4().hex[:8]}-{cell.chapter}-seed-{cell.seed}-attempt-{attempt}"
 
 
-def _run(cluster: Cluster, todo: list[Cell], n_grid: int, results: dict[Cell, CellResult], *,
-         notebooks: Mapping[str, Path], output: Path, profile: str, device: str, progress: bool) -> None:
-    """Submit the cells, retry each failure once, and fill ``results``; one progress bar for the grid."""
-    priorities = dict(longest_first(todo, profile))
+def dispatch(cluster: Cluster, tasks: list[Task], *, profile: str, device: str, attempts: int = ATTEMPTS,
+             cost: Mapping[str, float] | None = None, progress: bool = True, skipped: int = 0,
+             description: str | None = None) -> dict[Cell, CellResult]:
+    """Run the tasks on the cluster, the costliest first (:func:`longest_first`), each failure retried until it has
+    had ``attempts`` tries; one progress bar (``skipped`` tasks already done), one line per finished task. Returns
+    each task's result. Ctrl-C cancels the tasks still running and raises KeyboardInterrupt."""
+    by_cell = {task.cell: task for task in tasks}
+    priorities = dict(longest_first(list(by_cell), profile, cost))
+    results: dict[Cell, CellResult] = {}
 
-    def submit(cell: Cell, attempt: int):
+    def submit(task: Task, attempt: int):
         return cluster.client.submit(
-            run_cell, cell, notebook=Path(notebooks[cell.chapter]).resolve(), run_dir=cell.run_dir(output, profile),
-            profile=profile, device=device, threads=cluster.threads, attempt=attempt, pure=False,
-            priority=priorities[cell],
-            key=task_key(cell, attempt))
+            run_cell, task, profile=profile, device=device, threads=cluster.threads, attempt=attempt,
+            attempts=attempts, pure=False, priority=priorities[task.cell], key=task_key(task.cell, attempt))
 
-    running = {submit(cell, 1): (cell, 1) for cell in priorities}
+    running = {submit(by_cell[cell], 1): (by_cell[cell], 1) for cell in priorities}
     queue = as_completed(list(running))
-    bar = tqdm(total=n_grid, initial=n_grid - len(todo), unit="cell", desc=f"sweep {profile}", disable=not progress)
+    bar = tqdm(total=len(tasks) + skipped, initial=skipped, unit="cell" if tasks and tasks[0].in_sweep else "chapter",
+               desc=description or f"sweep {profile}", disable=not progress)
     try:
         for future in queue:
-            cell, attempt = running.pop(future)
-            run_dir = cell.run_dir(output, profile)
+            task, attempt = running.pop(future)
             outcome, error = None, None
             try:
                 outcome = future.result()
                 error = None if outcome.ok else (outcome.error or "no claims recorded")
             except Exception as err:  # the task raised, or its worker died (KilledWorker)
                 error = f"the cell died: {type(err).__name__}: {err}"
-                with open(run_dir / LOG, "a", encoding="utf-8") as log:
+                with open(task.run_dir / LOG, "a", encoding="utf-8") as log:
                     log.write(f"== {error}\n")
-            if error is not None and attempt < ATTEMPTS:
-                bar.write(f"{cell}: failed ({error}); log {run_dir / LOG}; retrying once")
-                retry = submit(cell, attempt + 1)
-                running[retry] = (cell, attempt + 1)
+            if error is not None and attempt < attempts:
+                bar.write(f"{task.label}: failed ({error}); log {task.run_dir / LOG}; retrying once")
+                retry = submit(task, attempt + 1)
+                running[retry] = (task, attempt + 1)
                 queue.add(retry)
                 continue
             if error is not None:
-                bar.write(f"{cell}: FAILED again ({error}); log {run_dir / LOG}")
-            results[cell] = CellResult(cell, run_dir, "failed" if error else "done", attempt,
-                                       outcome.passed if outcome else 0, outcome.total if outcome else 0,
-                                       outcome.wall_time_s if outcome else 0.0, error)
+                bar.write(f"{task.label}: FAILED{' again' if attempt > 1 else ''} ({error}); log {task.run_dir / LOG}")
+            else:
+                bar.write(f"{task.label}: {outcome.passed}/{outcome.total} claims replicated in "
+                          f"{outcome.wall_time_s:.0f} s")
+            results[task.cell] = CellResult(task.cell, task.run_dir, "failed" if error else "done", attempt,
+                                            outcome.passed if outcome else 0, outcome.total if outcome else 0,
+                                            outcome.wall_time_s if outcome else 0.0, error)
             bar.update(1)
     except KeyboardInterrupt:
         cluster.client.cancel(list(running))
-        bar.write(f"interrupted: {len(results)} finished cell(s) kept under {Path(output).resolve() / profile}; "
-                  f"{len(running)} cancelled. Run the same command again to run the rest.")
+        bar.write(f"interrupted: {len(results)} finished, {len(running)} cancelled")
         raise
     finally:
         bar.close()
+    return results
 
 
 def _report(results: list[CellResult], wall: float, profile: str, output: Path) -> str:

@@ -30,6 +30,15 @@ def test_unknown_chapter(capsys):
     assert "unknown chapter(s) no_such_chapter" in out and "score_matching" in out and "Traceback" not in out
 
 
+@pytest.mark.parametrize("workers", ["0", "-1", "oversubscribe"])
+def test_a_bad_worker_count_is_one_clear_error_before_anything_runs(capsys, workers):
+    from replications.cluster import cores
+    count = str(cores() + 1) if workers == "oversubscribe" else workers
+    code, out = _run_cli(capsys, "run", "score_matching", "--workers", count)
+    assert code == 2 and "Traceback" not in out
+    assert ("oversubscribe" in out) if workers == "oversubscribe" else ("--workers must be a positive int" in out)
+
+
 def test_quick_profile_needs_retrain(capsys):
     code, out = _run_cli(capsys, "run", "score_matching", "--profile", "quick")
     assert code == 2 and "--retrain" in out

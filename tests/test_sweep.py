@@ -289,3 +289,32 @@ def test_every_cell_is_in_one_dask_task_group_so_the_scheduler_queues_them_by_pr
     keys = [sweep.task_key(cell, attempt) for cell in cells for attempt in (1, 2)]
     assert {key_split(k) for k in keys} == {"sweep-cell"} and len(set(keys)) == len(keys)
     assert "ndp_step_function-seed-4-attempt-2" in keys[7]
+
+
+def test_run_with_workers_runs_chapters_side_by_side_each_into_its_own_folder(cluster, stubs, tmp_path, capsys):
+    """``run --workers 2``: the chapters run at once on the cluster, each into the folder it gets when run alone
+    (no sweep marker: a full retrain there writes the committed artifacts), with one thread each, its kernel's output
+    in log.txt, one line when it finishes, no retry, and the outcomes in the order asked."""
+    from replications import runner
+    outcomes = runner.run_parallel(["beta", "alpha"], profile="quick", retrain=True, seed=1, device="auto",
+                                   output=tmp_path, notebooks=stubs, cluster=cluster, progress=False)
+    text = capsys.readouterr().out
+    assert [o.chapter for o in outcomes] == ["beta", "alpha"]
+    beta, alpha = outcomes
+    assert alpha.ok and (alpha.passed, alpha.total) == (1, 1) and alpha.run_dir == (tmp_path / "quick" / "alpha").resolve()
+    assert not beta.ok and "stub failure at seed 1" in beta.error
+    assert not (alpha.run_dir / RUN_ARTIFACTS).exists()
+    metrics = json.loads((alpha.run_dir / "metrics.json").read_text())
+    assert (metrics["seed"], metrics["retrain"], metrics["omp_num_threads"]) == (1, True, "1")
+    log = (beta.run_dir / sweep.LOG).read_text()
+    assert "beta, profile quick, retrain, attempt 1/1" in log and "attempt 2" not in log
+    assert "alpha: 1/1 claims replicated in" in text
+    assert "beta: FAILED (RuntimeError: stub failure at seed 1" in text and "on a local cluster: 2 workers" in text
+
+
+def test_run_with_workers_evaluates_without_retraining(cluster, stubs, tmp_path):
+    from replications import runner
+    (alpha,) = runner.run_parallel(["alpha"], profile="full", retrain=False, seed=0, device="auto", output=tmp_path,
+                                   notebooks=stubs, cluster=cluster, progress=False)
+    metrics = json.loads((alpha.run_dir / "metrics.json").read_text())
+    assert alpha.ok and (metrics["profile"], metrics["retrain"]) == ("full", False)

@@ -21,7 +21,6 @@ no network) are recomputed from scratch in every run.
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 

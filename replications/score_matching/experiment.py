@@ -590,7 +590,7 @@ def measured_controls(gauss: dict, ica: ICAResult, gap: GapResult, tweedie_slope
     from :func:`ica_check` with the unfitted start, ``gap`` from :func:`dsm_esm_gap` with
     :func:`mismatched_dsm`, ``tweedie_slope`` from :func:`tweedie_check` of the clean-data fit,
     ``tweedie_mse`` from it with a = 0, and ``slices`` the model's own :func:`slice_check`."""
-    sm, dsm, start = 0, SLICE_METHODS.index("DSM"), len(SLICE_METHODS)
+    sm, start = 0, len(SLICE_METHODS)
     return {
         "gaussian_sm_is_ml_precision": gauss["precision_rel_error"],
         "gaussian_sm_is_ml_mean": gauss["mean_error"],
