@@ -160,11 +160,14 @@ def test_git_commit_is_dirty_for_code_changes_but_not_for_recorded_results(tmp_p
 def test_kernel_environment_sets_and_unsets_for_the_block_and_restores(monkeypatch):
     from scorelib.runtime import KERNEL_ENVIRONMENT, kernel_environment
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")  # as a Dask nanny sets it
-    monkeypatch.delenv("THP_MEM_ALLOC_ENABLE", raising=False)
+    monkeypatch.setenv("THP_MEM_ALLOC_ENABLE", "1")  # as a shell might
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert KERNEL_ENVIRONMENT == {"THP_MEM_ALLOC_ENABLE": None, "MALLOC_TRIM_THRESHOLD_": None}
     with kernel_environment({"OMP_NUM_THREADS": "3"}):
-        assert os.environ["THP_MEM_ALLOC_ENABLE"] == KERNEL_ENVIRONMENT["THP_MEM_ALLOC_ENABLE"] == "1"
-        assert "MALLOC_TRIM_THRESHOLD_" not in os.environ and os.environ["OMP_NUM_THREADS"] == "3"
-    assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "65536" and "THP_MEM_ALLOC_ENABLE" not in os.environ
+        assert "THP_MEM_ALLOC_ENABLE" not in os.environ and "MALLOC_TRIM_THRESHOLD_" not in os.environ
+        assert os.environ["OMP_NUM_THREADS"] == "3"
+    assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "65536" and os.environ["THP_MEM_ALLOC_ENABLE"] == "1"
+    assert "OMP_NUM_THREADS" not in os.environ
     with pytest.raises(RuntimeError), kernel_environment():
         raise RuntimeError("a failing kernel")
     assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "65536"  # restored on error too
@@ -182,15 +185,16 @@ print(hashlib.sha256(b"".join(t.detach().numpy().tobytes() for t in [loss, *(p.g
 
 
 def test_the_kernel_allocator_settings_change_no_number():
-    """THP_MEM_ALLOC_ENABLE changes where torch's CPU blocks lie, not what is computed: a forward and backward with
-    activations over 2 MB give bitwise the same loss and gradients in processes with and without it."""
+    """THP_MEM_ALLOC_ENABLE=1 (which the kernel environment unsets) changes where torch's CPU blocks lie, not what is
+    computed: a forward and backward with activations over 2 MB give bitwise the same loss and gradients in processes
+    with and without it."""
     from scorelib.runtime import kernel_environment
 
     def probe() -> str:
         return subprocess.run([sys.executable, "-c", _ALLOCATOR_PROBE], capture_output=True, text=True, check=True,
                               env={**os.environ, "OMP_NUM_THREADS": "2"}).stdout.strip()
-    with kernel_environment({"THP_MEM_ALLOC_ENABLE": None}):
-        plain = probe()
     with kernel_environment():
+        plain = probe()
+    with kernel_environment({"THP_MEM_ALLOC_ENABLE": "1"}):
         huge = probe()
     assert len(plain) == 64 and plain == huge

@@ -92,13 +92,17 @@ def set_deterministic(enabled: bool = True) -> None:
 
 
 #: The allocator settings of a process that runs a chapter (its papermill kernel), applied by
-#: :func:`kernel_environment`. ``THP_MEM_ALLOC_ENABLE=1``: PyTorch's CPU allocator aligns blocks of 2 MB and more to
-#: huge pages and asks for them (``madvise``), so a half-gigabyte activation of NDP sampling costs a few hundred page
-#: faults instead of a hundred thousand (3 network calls on 16,384 × 59 points: 8.9 M → 0.16 M faults, 18.8 → 15.7 s;
-#: the same numbers, only where memory lies changes). ``MALLOC_TRIM_THRESHOLD_`` unset: a Dask nanny starts its
-#: workers with 65536, which switches off glibc's adaptive mmap threshold, so every block over 128 kB is mapped and
-#: unmapped afresh (a full ndp_image_regression sweep so run spent 37 % of its CPU time in the kernel).
-KERNEL_ENVIRONMENT: Mapping[str, str | None] = {"THP_MEM_ALLOC_ENABLE": "1", "MALLOC_TRIM_THRESHOLD_": None}
+#: :func:`kernel_environment`: glibc's and torch's defaults, whatever the parent process set. Both unset:
+#: ``MALLOC_TRIM_THRESHOLD_``: a Dask nanny starts its workers with 65536, which switches off glibc's adaptive mmap
+#: threshold, so every block over 128 kB is mapped and unmapped afresh (a full ndp_image_regression sweep so run spent
+#: 37 % of its CPU time in the kernel). ``THP_MEM_ALLOC_ENABLE``: set to 1, torch aligns its CPU blocks of 2 MB and
+#: more to huge pages and asks for them. That helped while NDP sampling called its network on half-gigabyte
+#: activations, but since the samplers call it in chunks of 4 MB activations (:data:`scorelib.ndp.CHUNK_ROWS`) it is
+#: neutral there (42.1 s with and without it, for 10 RePaint steps of 64 test functions × 128 samples), and it costs
+#: the other chapters dearly: every such block is a fresh mapping whose huge pages the kernel zeroes at each fault (a
+#: full score_matching retrain 144 s with 64 s of system time, against 108 s with 14 s; 2026-11-30, 2 threads).
+#: Neither setting changes a number (tests/test_runtime.py).
+KERNEL_ENVIRONMENT: Mapping[str, str | None] = {"THP_MEM_ALLOC_ENABLE": None, "MALLOC_TRIM_THRESHOLD_": None}
 
 
 @contextlib.contextmanager
