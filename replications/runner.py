@@ -140,10 +140,7 @@ def run(chapters: list[str], *, profile: str = "full", retrain: bool = False, se
     time on average (the quick sweep of 2026-11-30), not 2×."""
     chapters = check_request(chapters, profile, retrain, device, seed)
     start = time.perf_counter()
-    if workers != 1:
-        from replications.cluster import local_layout
-
-        local_layout(workers, None)  # a ConfigError for a bad or oversubscribing count, before anything runs
+    if workers != 1:  # a bad or oversubscribing count is a ConfigError from the cluster's check, before any chapter
         outcomes = run_parallel(chapters, profile=profile, retrain=retrain, seed=seed, device=device, output=output,
                                 workers=workers, progress=progress)
     else:
@@ -163,19 +160,6 @@ def run(chapters: list[str], *, profile: str = "full", retrain: bool = False, se
     return outcomes
 
 
-def expected_cost(chapter: str, profile: str, retrain: bool) -> float:
-    """A chapter's expected wall time, to start the costliest first: a retrain's, the median of its committed sweep
-    cells at ``profile``; an evaluation's, the committed artifacts' own (0 when unknown)."""
-    from replications import sweep
-
-    if retrain:
-        return sweep.expected_seconds(chapter, profile)
-    try:
-        return float(report.read(ROOT / chapter / "artifacts" / "metrics.json").data.get("wall_time_s") or 0.0)
-    except (errors.CorruptArtifactError, ValueError, TypeError):
-        return 0.0
-
-
 def run_parallel(chapters: list[str], *, profile: str, retrain: bool, seed: int, device: str, output: Path,
                  workers: int | None = None, notebooks: Mapping[str, Path] | None = None,
                  cluster: Cluster | None = None, progress: bool = True) -> list[Outcome]:
@@ -192,8 +176,7 @@ def run_parallel(chapters: list[str], *, profile: str, retrain: bool, seed: int,
     opened = cluster or connect(workers=workers)
     try:
         print(f"{len(tasks)} chapter(s) on a {opened.description}", flush=True)
-        results = sweep.dispatch(opened, tasks, profile=profile, device=device, attempts=1,
-                                 cost={c: expected_cost(c, profile, retrain) for c in chapters}, progress=progress,
+        results = sweep.dispatch(opened, tasks, profile=profile, device=device, attempts=1, progress=progress,
                                  description=f"run {profile}")
     except KeyboardInterrupt:
         print(f"the finished chapters are kept under {Path(output).resolve() / profile}", flush=True)

@@ -207,26 +207,29 @@ def sweep(chapters: list[str], seeds: list[int], *, profile: str, device: str = 
     return ordered
 
 
-def expected_seconds(chapter: str, profile: str) -> float:
-    """A cell's expected cost: the median wall time of the chapter's committed sweep cells at ``profile``
-    (``replications/<chapter>/sweeps/<profile>/seed-<s>.json``); 0 when none is committed."""
+def expected_seconds(chapter: str, profile: str, retrain: bool = True) -> float:
+    """A chapter's expected wall time, to start the costliest first: a retrain's, the median of its committed sweep
+    cells at ``profile`` (``replications/<chapter>/sweeps/<profile>/seed-<s>.json``); an evaluation's, that of the
+    committed ``artifacts/metrics.json``. 0 when none is committed."""
+    if retrain:
+        paths = list(sweep_summary.committed_dir(chapter, profile).glob("seed-*.json"))  # each seed's metrics.json
+    else:
+        paths = [runner.ROOT / chapter / "artifacts" / "metrics.json"]
     times = []
-    for path in sweep_summary.committed_dir(chapter, profile).glob("seed-*.json"):  # each seed's metrics.json
+    for path in paths:
         try:
             times.append(float(report.read(path).data.get("wall_time_s") or 0.0))
         except (CorruptArtifactError, ValueError, TypeError):
-            continue  # a cost estimate only: an unreadable file orders its cell last, it fails nothing
+            continue  # a cost estimate only: an unreadable or absent file orders its chapter last, it fails nothing
     return statistics.median(times) if times else 0.0
 
 
-def longest_first(cells: list[Cell], profile: str,
-                  cost: Mapping[str, float] | None = None) -> list[tuple[Cell, int]]:
-    """The cells with their Dask priorities, the costliest first (``cost`` per chapter, by default
-    :func:`expected_seconds`; ties in grid order): the long cells start early and the short ones fill the workers at
-    the end, instead of the book's longest chapter running alone on one worker while the others idle."""
-    if cost is None:
-        cost = {c: expected_seconds(c, profile) for c in {cell.chapter for cell in cells}}
-    ordered = sorted(cells, key=lambda cell: -cost.get(cell.chapter, 0.0))  # stable: grid order within a chapter
+def longest_first(cells: list[Cell], profile: str, retrain: bool = True) -> list[tuple[Cell, int]]:
+    """The cells with their Dask priorities, the costliest first (:func:`expected_seconds`; ties in grid order):
+    the long cells start early and the short ones fill the workers at the end, instead of the book's longest chapter
+    running alone on one worker while the others idle."""
+    cost = {c: expected_seconds(c, profile, retrain) for c in {cell.chapter for cell in cells}}
+    ordered = sorted(cells, key=lambda cell: -cost[cell.chapter])  # stable: grid order within a chapter
     return [(cell, len(ordered) - rank) for rank, cell in enumerate(ordered)]
 
 
@@ -239,13 +242,14 @@ def task_key(cell: Cell, attempt: int) -> str:
 
 
 def dispatch(cluster: Cluster, tasks: list[Task], *, profile: str, device: str, attempts: int = ATTEMPTS,
-             cost: Mapping[str, float] | None = None, progress: bool = True, skipped: int = 0,
-             description: str | None = None) -> dict[Cell, CellResult]:
+             progress: bool = True, skipped: int = 0, description: str | None = None) -> dict[Cell, CellResult]:
     """Run the tasks on the cluster, the costliest first (:func:`longest_first`), each failure retried until it has
-    had ``attempts`` tries; one progress bar (``skipped`` tasks already done), one line per finished task. Returns
-    each task's result. Ctrl-C cancels the tasks still running and raises KeyboardInterrupt."""
+    had ``attempts`` tries; one progress bar (``skipped`` tasks already done), one line per finished task. The tasks
+    all retrain, or all evaluate. Returns each task's result. Ctrl-C cancels the tasks still running and raises
+    KeyboardInterrupt."""
     by_cell = {task.cell: task for task in tasks}
-    priorities = dict(longest_first(list(by_cell), profile, cost))
+    (retrain,) = {task.retrain for task in tasks} or {True}  # one kind of task a dispatch: all retrain or none
+    priorities = dict(longest_first(list(by_cell), profile, retrain))
     results: dict[Cell, CellResult] = {}
 
     def submit(task: Task, attempt: int):

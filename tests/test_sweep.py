@@ -279,6 +279,9 @@ def test_cells_start_costliest_first_by_the_committed_sweeps_wall_times():
     ordered = sweep.longest_first(cells, "quick")
     assert sweep.expected_seconds("ndp_image_regression", "quick") > sweep.expected_seconds("score_matching", "quick") > 0
     assert sweep.expected_seconds("no_such_chapter", "quick") == 0.0
+    # an evaluation's cost is the committed artifacts' own evaluation time, not a retrain's
+    assert 0 < sweep.expected_seconds("ddpm", "full", retrain=False) < sweep.expected_seconds("ddpm", "full")
+    assert sweep.expected_seconds("no_such_chapter", "full", retrain=False) == 0.0
     assert [c for c, _ in ordered] == [cells[2], cells[3], cells[0], cells[1], cells[4], cells[5]]
     assert [p for _, p in ordered] == [6, 5, 4, 3, 2, 1]
 
