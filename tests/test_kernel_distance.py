@@ -80,3 +80,14 @@ def test_digits_kid_floor_is_zero_and_the_independent_pixel_model_is_far_above()
     pixels = flat.mean(0) + torch.randn(200, 64, generator=g, dtype=DT) * flat.std(0)
     control, control_se = digits_kernel_distance(pixels.float().reshape(200, 1, 8, 8), test_x)
     assert control - 4 * control_se > 0.1
+
+
+def test_digits_kid_references_share_the_fd_reference_sets():
+    """The same generator draws the same real subset and Gaussian for the FD and the KID references."""
+    from scorelib.kernel_distance import digits_kid_references
+    from scorelib.metrics import digits_reference_sets
+
+    (floor, floor_se), (gauss, gauss_se) = digits_kid_references(200, torch.Generator().manual_seed(0))
+    real, draws = digits_reference_sets(200, torch.Generator().manual_seed(0))
+    assert (floor, floor_se) == digits_kernel_distance(real, digits("test")[0])
+    assert abs(floor) < 3 * floor_se and gauss > floor

@@ -33,6 +33,7 @@ from scorelib.datasets import digits
 from scorelib.digits_classifier import digits_classifier
 from scorelib.distributions import GaussianMixture, NoisedMixture, moment_matched_gaussian
 from scorelib.errors import ConfigError
+from scorelib.kernel_distance import digits_kernel_distance, digits_kid_references
 from scorelib.likelihood import ddpm_vlb
 from scorelib.metrics import (digits_fd_references, digits_frechet_distance, median_ladder, mmd2, mmd2_null,
                               mode_weight_error, rbf_kernel_mean)
@@ -62,7 +63,7 @@ VARIANTS: dict[str, tuple[str, str, str]] = {
     "mean/vlb": ("mean", "vlb", "μ̃ prediction, L (fixed isotropic Σ)"),
 }
 #: Ho et al. (2020), Table 2 (CIFAR-10, unconditional): IS, FID. NaN: the paper reports "–"
-#: (training unstable). Quoted as recalled from the paper; see the notebook.
+#: (training unstable). Checked against a public copy of the paper; see the notebook.
 PAPER_TABLE2: dict[str, tuple[float, float]] = {
     "eps/simple": (9.46, 3.17),
     "eps/vlb": (7.67, 13.51),
@@ -105,7 +106,9 @@ class Config:
     digits_channels: int = 16
     digits_train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=200, batch_size=32, lr=2e-3,
                                                                           ema_decay=0.95))
-    digits_samples: int = 32
+    # 200 samples at both profiles: the digits KID's real-data floor passes its bar clearly from n = 200 on (at 32 it
+    # does not: 0 ± 0.17), and 200 draws cost the quick profile's 200-step chain a few seconds.
+    digits_samples: int = 200
     digits_vlb_images: int = 16
 
 
@@ -485,7 +488,7 @@ def independent_pixel_bits(levels: int = DIGIT_LEVELS) -> float:
 
 def independent_pixel_gaussian(n: int, g: torch.Generator) -> Tensor:
     """``n`` draws of the *independent-pixel* Gaussian (the training pixels' means and variances, no covariance),
-    ``[n, 1, 8, 8]``: the control of the FD claim (the claim's bar is the full-covariance Gaussian)."""
+    ``[n, 1, 8, 8]``: the control of the digits KID claim."""
     flat = digits("train")[0].flatten(1).double()
     x = flat.mean(0) + flat.std(0) * torch.randn(n, 64, generator=g, dtype=torch.float64)
     return x.float().reshape(n, 1, 8, 8)
@@ -498,6 +501,10 @@ class DigitsResult:
     fd_data: float  # FD(as many training digits, test split): the floor at this sample size
     fd_gaussian: float  # FD(a full-covariance Gaussian fitted to the training pixels, test split): the bar
     fd_independent: float  # FD(the independent-pixel Gaussian, test split): the control
+    kid: dict[str, tuple[float, float]]  # digits KID (value, se) of the samples against the test split: the claim
+    kid_data: tuple[float, float]  # KID of as many real training digits: the floor (0 in expectation)
+    kid_gaussian: tuple[float, float]  # KID of the full-covariance pixel Gaussian: shown, not claimed
+    kid_independent: tuple[float, float]  # KID of the independent-pixel Gaussian: the control
     bits: dict[str, float]  # VLB bits/dim on held-out digits (mean over images)
     bits_se: dict[str, float]
     bits_terms: dict[str, tuple[float, float, float]]  # (L_T, Σ L_{t-1}, L_0) in bits/dim
@@ -525,16 +532,18 @@ class DigitsResult:
 
 @num_threads(1)
 def digits_check(cfg: Config, state: dict[str, Tensor], seed: int, device: torch.device) -> DigitsResult:
-    """Our digits Fréchet distance of the stored samples and of the two Gaussians (same n), and the stored VLB
-    in bits/dim on the first ``digits_vlb_images`` test digits (all T terms, computed in :func:`fit_digits`),
-    paired with the independent-pixel model's bits on the same digits."""
+    """Our digits kernel distance (KID, with its se) and Fréchet distance of the stored samples, of as many real
+    training digits and of the two Gaussians (same n, same draws for both statistics), and the stored VLB in
+    bits/dim on the first ``digits_vlb_images`` test digits (all T terms, computed in :func:`fit_digits`), paired with
+    the independent-pixel model's bits on the same digits."""
     classifier = digits_classifier()
     test_x, _ = digits("test")
     indep = independent_pixel_image_bits(test_x[:cfg.digits_vlb_images])
-    fd, bits, bits_se, terms, excess = {}, {}, {}, {}, {}
+    fd, kid, bits, bits_se, terms, excess = {}, {}, {}, {}, {}, {}
     for v, objective in enumerate(cfg.digits_objectives):
         samples = state[f"digits.{objective}.samples"].cpu().float()
         fd[objective] = digits_frechet_distance(samples, test_x, classifier)
+        kid[objective] = digits_kernel_distance(samples, test_x, classifier)
         terms_bits = state[f"digits.{objective}.vlb_bits"].cpu().double()  # [n, 3]: L_T, Σ L_{t-1}, L_0
         per_image = terms_bits.sum(-1)
         bits[objective] = float(per_image.mean())
@@ -544,9 +553,12 @@ def digits_check(cfg: Config, state: dict[str, Tensor], seed: int, device: torch
         excess[objective] = (float(d.mean()), float(d.std() / math.sqrt(len(d))))
     n = state[f"digits.{cfg.digits_objectives[0]}.samples"].shape[0]
     fd_data, fd_gaussian = digits_fd_references(n, generator(seed, "digits_baseline"), classifier)
-    fd_indep = digits_frechet_distance(independent_pixel_gaussian(n, generator(seed, "controls", 3)), test_x, classifier)
-    return DigitsResult(cfg.digits_objectives, fd, fd_data, fd_gaussian, fd_indep, bits, bits_se, terms,
-                        float(indep.mean()), excess, n, cfg.digits_vlb_images)
+    kid_data, kid_gaussian = digits_kid_references(n, generator(seed, "digits_baseline"), classifier)
+    control = independent_pixel_gaussian(n, generator(seed, "controls", 3))
+    fd_indep = digits_frechet_distance(control, test_x, classifier)
+    kid_indep = digits_kernel_distance(control, test_x, classifier)
+    return DigitsResult(cfg.digits_objectives, fd, fd_data, fd_gaussian, fd_indep, kid, kid_data, kid_gaussian,
+                        kid_indep, bits, bits_se, terms, float(indep.mean()), excess, n, cfg.digits_vlb_images)
 
 
 # --------------------------------------------------------------------------------------------
@@ -612,12 +624,16 @@ CLAIMS = ClaimTable([
     # must be ≤ 0. Control: the uniform model (log2 17 bits/dim).
     Claim("digits_vlb_bits", "Ho et al. 2020, §4 / eq. 5", "ε/L_simple: VLB bits/dim − independent-pixel model's "
           "bits/dim, same held-out digits", None, "max", 0.0, 0.0, digits=2, control="the uniform model (log2 17)"),
-    # FD against a pixel-space Gaussian (full covariance, fitted to the training digits, as many draws). The bar
-    # set before the first full run (recorded in the chapter's prose since its first commit) was "below HALF the
-    # fitted Gaussian's"; it was loosened to "5× real digits" after the result. Restored as first stated.
-    # Control: the independent-pixel Gaussian (diagonal covariance).
-    Claim("digits_fd_vs_gaussian", "Ho et al. 2020, §4 (FID; our digits FD)", "ε/L_simple: FD / FD of a "
-          "full-covariance pixel Gaussian (same n)", None, "max", 0.5, 0.5, digits=2,
+    # Sample quality: our digits KID (scorelib.kernel_distance), unbiased, so real digits score 0 ± se at any n.
+    # Until 63cccc5 this claim was "FD / FD of a full-covariance pixel Gaussian ≤ 0.5" (digits_fd_vs_gaussian): real
+    # training digits scored 0.4996 on it, the statistic's own floor, so it could not judge a model (issue 24). The
+    # bar 0.1 is fixed from data and baselines alone, before any model's KID was computed: at n = 200 and five draws,
+    # real training digits reach at most 0.063 (value + 2 se) and the independent-pixel Gaussian (the control) at
+    # least 0.149 (value − 2 se); 0.1 lies between them (their geometric mean, 0.097, rounded). The full-covariance
+    # Gaussian (0.024–0.050 at n = 200) is shown beside, not claimed: this statistic cannot tell it from real digits
+    # at 200 samples.
+    Claim("digits_kid", "Ho et al. 2020, §4 (FID; our digits KID)", "ε/L_simple: digits KID of 200 samples "
+          "against the test split (standardised classifier features)", None, "max", 0.1, 0.1, digits=2,
           control="the independent-pixel Gaussian"),
 ])
 
@@ -638,7 +654,7 @@ def measured_claims(kernels: dict, exact: dict, toy: ToyResult, dig: DigitsResul
         "toy_ranking_vs_eps_vlb": toy.ranking("eps/simple", "eps/vlb"),
         "toy_ranking_vs_mean_vlb": toy.ranking("eps/simple", "mean/vlb"),
         "digits_vlb_bits": dig.bits_excess[eps],
-        "digits_fd_vs_gaussian": dig.fd_over_gaussian,
+        "digits_kid": dig.kid[eps],
     }
 
 
@@ -658,5 +674,10 @@ def measured_controls(kernels: dict, exact: dict, toy: ToyResult, dig: DigitsRes
         "toy_ranking_vs_eps_vlb": toy.ranking(GAUSSIAN, "eps/vlb"),
         "toy_ranking_vs_mean_vlb": toy.ranking(GAUSSIAN, "mean/vlb"),
         "digits_vlb_bits": (float(uniform.mean()), float(uniform.std() / math.sqrt(len(uniform)))),
-        "digits_fd_vs_gaussian": dig.fd_independent / dig.fd_gaussian,
+        "digits_kid": dig.kid_independent,
     }
+
+
+def measured_floors(dig: DigitsResult) -> dict[str, tuple[float, float]]:
+    """Each sample-statistic claim's real-data value, by the same code: real training digits for the digits KID."""
+    return {"digits_kid": dig.kid_data}

@@ -75,6 +75,19 @@ def digits_kernel_distance(images_a: Tensor, images_b: Tensor,
     return kernel_distance(standardised_digits_features(model, images_a), standardised_digits_features(model, images_b))
 
 
+def digits_kid_references(n: int, generator: torch.Generator, model: torch.nn.Module | None = None
+                          ) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The digits KID against the test split of :func:`~scorelib.metrics.digits_reference_sets` at sample size
+    ``n``: ``((floor, se), (full-covariance Gaussian, se))``. The floor is real training digits, 0 in expectation."""
+    from scorelib.datasets import digits
+    from scorelib.metrics import digits_reference_sets
+
+    model = model if model is not None else digits_classifier(verbose=False)
+    test_x, _ = digits("test")
+    real, gauss = digits_reference_sets(n, generator)
+    return digits_kernel_distance(real, test_x, model), digits_kernel_distance(gauss, test_x, model)
+
+
 def ratio_with_se(num: tuple[float, float], den: tuple[float, float]) -> tuple[float, float]:
     """``num / den`` with the delta-method standard error of a ratio of independent estimates,
     ``|r|·√((s_num/num)² + (s_den/den)²)`` written as ``√(s_num² + r² s_den²) / |den|`` so that num = 0 is allowed.
