@@ -91,3 +91,11 @@ def test_digits_kid_references_share_the_fd_reference_sets():
     real, draws = digits_reference_sets(200, torch.Generator().manual_seed(0))
     assert (floor, floor_se) == digits_kernel_distance(real, digits("test")[0])
     assert abs(floor) < 3 * floor_se and gauss > floor
+
+
+def test_dead_features_keep_their_raw_scale():
+    """Uniform noise activates classifier features that no digit does: its KID is large but finite, and far above
+    the bar with confidence (value − 2 se > 0.1), not an overflow whose se swallows it."""
+    noise = 2 * torch.rand(200, 1, 8, 8, generator=torch.Generator().manual_seed(0)) - 1
+    value, se = digits_kernel_distance(noise, digits("test")[0])
+    assert math.isfinite(value) and value - 2 * se > 0.1 and value < 1e6

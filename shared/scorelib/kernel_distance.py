@@ -58,11 +58,14 @@ def standardised_digits_features(model: torch.nn.Module, images: Tensor) -> Tens
     standard deviation of the *training* digits' features (float64). The cubic kernel's ``xᵀy / d`` assumes features
     of unit scale (Inception's pool features are); ours have norms near 43, where ``(xᵀy/d + 1)³`` is dominated by
     the features' largest moments and a real-data floor of 0 ± 85 swamps every baseline. The scale is fixed by the
-    training data alone, never by a sample under test."""
+    training data alone, never by a sample under test. Features that no training digit activates (7 of 64 ReLUs: 0 on
+    every real digit) keep their raw scale: dividing by their zero spread would blow any sample that does activate
+    them up to 10²⁴."""
     from scorelib.datasets import digits
 
     reference = digits_features(model, digits("train")[0]).double()
-    mean, std = reference.mean(0), reference.std(0).clamp_min(1e-6)
+    mean, std = reference.mean(0), reference.std(0)
+    std = torch.where(std > 0, std, torch.ones_like(std))
     return (digits_features(model, images).double() - mean) / std
 
 
