@@ -127,3 +127,15 @@ def test_the_curve_figure_draws_the_curve_criterion_control_and_floor():
     no_curve = TABLE.check({"kid": 0.3}, "full", {"kid": 1.0}).results[0]
     with pytest.raises(ConfigError, match="no compute curve"):
         plotting.compute_curve(ax, no_curve)
+
+
+def test_the_curves_figure_has_a_panel_per_claim_with_a_curve():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from scorelib import plotting
+
+    fig = plotting.compute_curves(judge((0.3, 0.02), [0.9, 0.7, 0.5]), ylabels={"kid": "KID"})
+    assert len(fig.axes) == 1 and fig.axes[0].get_ylabel() == "KID"
+    with pytest.raises(ConfigError, match="no claim"):
+        plotting.compute_curves(TABLE.check({"kid": 0.3}, "full", {"kid": 1.0}))

@@ -19,7 +19,7 @@ import torch
 from matplotlib.figure import Figure
 
 if TYPE_CHECKING:
-    from scorelib.claims import ClaimResult
+    from scorelib.claims import ClaimResult, ClaimResults
 
 from scorelib.errors import ConfigError
 
@@ -163,7 +163,24 @@ def compute_curve(ax, result: "ClaimResult", *, label: str = "model") -> None:
             ax.axhspan(value - 2 * se, value + 2 * se, color=color, alpha=0.15, lw=0)
     ax.set_xscale("log", base=2)
     ax.set_xticks(steps, [f"{int(s):,}" for s in steps])
+    # an untrained model's value can be orders of magnitude off: a symmetric log axis keeps the criterion readable
+    scale = max(abs(b) for b in result.claim.boundaries(result.profile)) or 1.0
+    finite = np.abs(values[np.isfinite(values)])
+    if finite.size and finite.max() > 1e3 * scale:
+        ax.set_yscale("symlog", linthresh=scale)
     ax.minorticks_off()
     ax.set_xlabel("training steps")
     ax.set_title(f"{result.claim.id}: {'converged' if result.converged else 'still moving'} over the last doubling")
     ax.legend()
+
+
+def compute_curves(results: "ClaimResults", ylabels: dict[str, str] | None = None) -> Figure:
+    """One :func:`compute_curve` panel per claim of ``results`` that has a compute curve, side by side."""
+    with_curve = [r for r in results.results if r.curve is not None]
+    if not with_curve:
+        raise ConfigError("no claim of these results has a compute curve to draw")
+    fig, axes = figure(ncols=len(with_curve), height=3.4)
+    for ax, r in zip(axes[0], with_curve):
+        compute_curve(ax, r)
+        ax.set_ylabel((ylabels or {}).get(r.claim.id, r.claim.id))
+    return fig
