@@ -139,3 +139,31 @@ def test_the_curves_figure_has_a_panel_per_claim_with_a_curve():
     assert len(fig.axes) == 1 and fig.axes[0].get_ylabel() == "KID"
     with pytest.raises(ConfigError, match="no claim"):
         plotting.compute_curves(TABLE.check({"kid": 0.3}, "full", {"kid": 1.0}))
+
+
+def test_fit_over_budgets_trains_each_smaller_budget_and_at_budget_reads_it_back():
+    from dataclasses import dataclass
+
+    import torch
+
+    from scorelib.curves import at_budget, budget_config, fit_over_budgets
+    from scorelib.training import TrainConfig
+
+    @dataclass(frozen=True)
+    class Cfg:
+        train: TrainConfig = TrainConfig(steps=800, batch_size=4)
+
+    seen = []
+
+    def fit(cfg):
+        seen.append(cfg.train.steps)
+        return {"w": torch.tensor([float(cfg.train.steps)]), "note": "not a tensor"}
+
+    state = fit_over_budgets(Cfg(), "train", fit, "curve.toy")
+    assert seen == [100, 200, 400] and sorted(state) == ["curve.toy.100.w", "curve.toy.200.w", "curve.toy.400.w"]
+    assert at_budget(state, "curve.toy", 200) == {"w": torch.tensor([200.0])}
+    assert budget_config(Cfg(), "train", 100).train == TrainConfig(steps=100, batch_size=4)
+    with pytest.raises(ConfigError, match="retrain the chapter"):
+        at_budget(state, "curve.toy", 800)
+    with pytest.raises(ConfigError, match="no training configuration"):
+        budget_config(Cfg(), "other", 100)

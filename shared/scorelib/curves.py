@@ -10,14 +10,19 @@ replicated on a curve that has not converged reads "not replicated · still impr
 
 Points come from separate runs (each with its own learning-rate schedule: the book's cosine decay depends on the
 total length, so checkpoints of one run would not be the runs a smaller budget makes) unless a chapter says
-otherwise: :func:`measure_over_budgets` trains and measures once per budget.
+otherwise: :func:`measure_over_budgets` trains and measures once per budget. A chapter whose training is stored with
+its artifacts trains its smaller budgets with :func:`fit_over_budgets` (stored as ``<prefix>.<steps>.<key>``) and
+measures each from :func:`at_budget` at evaluation time.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
+
+from torch import Tensor
 
 from scorelib.errors import ConfigError
 
@@ -127,3 +132,36 @@ def measure_over_budgets(budgets: Sequence[int], measure: Callable[[int], Mappin
             v, se = value if isinstance(value, tuple) else (value, None)
             series.setdefault(claim_id, []).append(CurvePoint(steps, float(v), None if se is None else float(se)))
     return {i: ComputeCurve(tuple(p), tolerances.get(i)) for i, p in series.items()}
+
+
+C = TypeVar("C")
+
+
+def budget_config(cfg: C, train_field: str, steps: int) -> C:
+    """``cfg`` (a frozen dataclass) with its :class:`~scorelib.training.TrainConfig` ``train_field`` cut to ``steps``."""
+    train = getattr(cfg, train_field, None)
+    if train is None or not hasattr(train, "steps"):
+        raise ConfigError(f"{type(cfg).__name__} has no training configuration {train_field!r}")
+    return replace(cfg, **{train_field: replace(train, steps=steps)})
+
+
+def fit_over_budgets(cfg: C, train_field: str, fit: Callable[[C], Mapping[str, Any]],
+                     prefix: str) -> dict[str, Tensor]:
+    """The smaller budgets of a compute curve, trained from scratch: ``fit(cfg at budget)`` for each of
+    ``doubling_budgets(cfg.<train_field>.steps)`` but the last (the profile's own run), its tensors stored as
+    ``<prefix>.<steps>.<key>``. Each run is a separate one, with its own learning-rate schedule."""
+    out: dict[str, Tensor] = {}
+    for steps in doubling_budgets(getattr(cfg, train_field).steps)[:-1]:
+        out |= {f"{prefix}.{steps}.{key}": value
+                for key, value in fit(budget_config(cfg, train_field, steps)).items() if isinstance(value, Tensor)}
+    return out
+
+
+def at_budget(state: Mapping[str, Tensor], prefix: str, steps: int) -> dict[str, Tensor]:
+    """The tensors :func:`fit_over_budgets` stored for ``steps``, under their own keys; a clear error if none."""
+    head = f"{prefix}.{steps}."
+    found = {key[len(head):]: value for key, value in state.items() if key.startswith(head)}
+    if not found:
+        raise ConfigError(f"no stored run at {steps} steps under {prefix!r}: the artifacts predate the compute curve; "
+                          "retrain the chapter (python -m replications run CHAPTER --profile full --retrain)")
+    return found
