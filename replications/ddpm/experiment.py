@@ -22,14 +22,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
 
 from scorelib import losses
 from scorelib.claims import Claim, ClaimTable
-from scorelib.curves import ComputeCurve, CurvePoint, doubling_budgets
+from scorelib.curves import ComputeCurve, CurvePoint, at_budget, doubling_budgets, fit_over_budgets
 from scorelib.datasets import digits
 from scorelib.digits_classifier import digits_classifier
 from scorelib.distributions import GaussianMixture, NoisedMixture, moment_matched_gaussian
@@ -481,11 +481,11 @@ def fit_digits(cfg: Config, seed: int, device: torch.device, progress: bool = Tr
         out |= pack_weights(fitted["net"], f"digits.{objective}.net")
         out[f"digits.{objective}.samples"] = fitted["samples"]
         out[f"digits.{objective}.losses"] = fitted["losses"]
-    for steps in digits_curve_budgets(cfg)[:-1]:
-        fitted = _fit_digits_model(cfg, 0, replace(cfg.digits_train, steps=steps), seed, device, progress)
-        out[f"digits_curve.{steps}.samples"] = fitted["samples"]
-        out[f"digits_curve.{steps}.vlb_bits"] = fitted["vlb_bits"]
-    return out
+    def fit_eps(budget_cfg: Config) -> dict[str, Tensor]:
+        fitted = _fit_digits_model(budget_cfg, 0, budget_cfg.digits_train, seed, device, progress)
+        return {"samples": fitted["samples"], "vlb_bits": fitted["vlb_bits"]}
+
+    return out | fit_over_budgets(cfg, "digits_train", fit_eps, "digits_curve")
 
 
 def _levels(x: Tensor, levels: int = DIGIT_LEVELS) -> Tensor:
@@ -586,9 +586,9 @@ def digits_check(cfg: Config, state: dict[str, Tensor], seed: int, device: torch
     eps = cfg.digits_objectives[0]
     curve_kid, curve_bits = [], []
     for steps in digits_curve_budgets(cfg)[:-1]:
-        curve_kid.append((steps, *digits_kernel_distance(state[f"digits_curve.{steps}.samples"].float(), test_x,
-                                                         classifier)))
-        curve_bits.append((steps, *_paired_excess(state[f"digits_curve.{steps}.vlb_bits"].double(), indep)))
+        stored = at_budget(state, "digits_curve", steps)
+        curve_kid.append((steps, *digits_kernel_distance(stored["samples"].float(), test_x, classifier)))
+        curve_bits.append((steps, *_paired_excess(stored["vlb_bits"].double(), indep)))
     curve_kid.append((cfg.digits_train.steps, *kid[eps]))
     curve_bits.append((cfg.digits_train.steps, *excess[eps]))
     return DigitsResult(cfg.digits_objectives, fd, fd_data, fd_gaussian, fd_indep, kid, kid_data, kid_gaussian,

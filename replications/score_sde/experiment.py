@@ -28,6 +28,7 @@ from torch import Tensor
 
 from scorelib import samplers
 from scorelib.claims import Claim, ClaimTable, Measured
+from scorelib.curves import ComputeCurve, CurvePoint, at_budget, doubling_budgets, fit_over_budgets
 from scorelib.distributions import GaussianMixture, NoisedMixture, moment_matched_gaussian
 from scorelib.likelihood import pf_ode_log_likelihood
 from scorelib.losses import sde_dsm_loss
@@ -493,13 +494,17 @@ def fit_score(cfg: Config, seed: int, device: torch.device, progress: bool = Tru
 
 
 @num_threads(1)
-def fit_learned_samples(cfg: Config, state: dict[str, Tensor], seed: int, device: torch.device) -> dict[str, Tensor]:
-    """Claim 4's samples: every sampler at N = ``learned_steps`` with the learned score (float32)."""
+def fit_learned_samples(cfg: Config, state: dict[str, Tensor], seed: int, device: torch.device,
+                        control: bool = True) -> dict[str, Tensor]:
+    """Claim 4's samples: every sampler at N = ``learned_steps`` with the learned score (float32), and with
+    ``control`` the same samplers with the control's score."""
     net, sde = load_net(cfg, state, device), sdes(cfg)["VP"]
     g = generator(seed, "learned")
     out = {f"learned.{name}": run_sampler(name, as_score(net, sde), sde, cfg.learned_samples, cfg.learned_steps, cfg,
                                           g, device, torch.float32)
            for name in CHAPTER_SAMPLERS}
+    if not control:
+        return out
     # the control: the same samplers, sizes and steps with the moment-matched Gaussian's exact score
     gc = generator(seed, "controls", 1)
     control = gaussian_control_score(cfg, device)
@@ -548,15 +553,18 @@ class NLLResult:
 
 @num_threads(1)
 def nll_check(cfg: Config, state: dict[str, Tensor], seed: int, device: torch.device,
-              divergence_sign: float = 1.0, score: Callable[[Tensor, Tensor], Tensor] | None = None) -> NLLResult:
+              divergence_sign: float = 1.0, score: Callable[[Tensor, Tensor], Tensor] | None = None,
+              with_entropy: bool = True) -> NLLResult:
     """E_p[-log p_θ] by the PF ODE with the learned score, or with ``score`` (the control: the moment-matched
-    Gaussian's exact score, whose NLL exceeds H by KL(p ‖ N))."""
+    Gaussian's exact score, whose NLL exceeds H by KL(p ‖ N)). ``with_entropy=False`` skips H's Monte Carlo
+    (NaN), for a run whose −log p_θ alone is kept."""
     mix, sde = mixture(cfg), sdes(cfg)["VP"]
     score = score if score is not None else as_score(load_net(cfg, state, device).to(DTYPE), sde)
     x = mix.sample(cfg.nll_points, generator(seed, "nll"))[0]
     r = pf_ode_log_likelihood(score, x.to(device), sde, t_min=cfg.lik_t_min, rtol=cfg.ode_tol,
                               atol=cfg.ode_tol, divergence_sign=divergence_sign)
-    entropy = float(-mix.log_prob(mix.sample(cfg.entropy_samples, generator(seed, "entropy"))[0]).mean())
+    entropy = (float(-mix.log_prob(mix.sample(cfg.entropy_samples, generator(seed, "entropy"))[0]).mean())
+               if with_entropy else math.nan)
     return NLLResult(-r.log_prob.cpu(), -mix.log_prob(x), entropy, r.nfe)
 
 
@@ -623,7 +631,44 @@ def fit(cfg: Config, seed: int, device: torch.device, progress: bool = True) -> 
     state |= fit_learned_samples(cfg, state, seed, device)
     state |= fit_imputation(cfg, state, seed, device)
     state |= fit_equal_evals(cfg, seed)
+    state |= fit_over_budgets(cfg, "train", lambda c: fit_learned_curve_point(c, seed, device, progress), "curve")
     return {k: v.detach().cpu() for k, v in state.items()}
+
+
+# --------------------------------------------------------------------------------------------
+# Compute curve of the learned VP score: the claims of §4 at B/8, B/4 and B/2 of its training (separate runs)
+# --------------------------------------------------------------------------------------------
+
+#: The claims measured on the learned score, and the convergence tolerances of their values (none has a standard
+#: error), stated before the runs: a tenth of each bar (0.15 nats, 0.05, 1 q99).
+CURVE_TOLERANCES = {"learned_nll_excess": 0.015, "learned_mode_weights": 0.005, "learned_mmd": 0.1}
+
+
+def fit_learned_curve_point(cfg: Config, seed: int, device: torch.device, progress: bool = True) -> dict[str, Tensor]:
+    """The VP score trained from scratch for ``cfg.train`` and what its claims need, stored (the weights, the five
+    samplers' samples, and −log p_θ of the NLL's test points by the PF ODE)."""
+    state = fit_score(cfg, seed, device, progress)
+    state |= fit_learned_samples(cfg, state, seed, device, control=False)
+    return state | {"nll.raw": nll_check(cfg, state, seed, device, with_entropy=False).raw_nll}
+
+
+def measured_curves(cfg: Config, state: dict[str, Tensor], seed: int, test: MMDTest, nll: NLLResult,
+                    final: dict[str, Measured]) -> dict[str, ComputeCurve]:
+    """The learned-score claims on each stored smaller run (:func:`fit_learned_curve_point`), by the claims' own
+    code, ending at ``final`` (:func:`measured_claims`); ``nll`` supplies the exact log p and the entropy."""
+    mix = mixture(cfg)
+    budgets = doubling_budgets(cfg.train.steps)
+    rows = []
+    for steps in budgets[:-1]:
+        stored = at_budget(state, "curve", steps)
+        samplers_result = sampler_metrics(mix, {s: stored[f"learned.{s}"] for s in CHAPTER_SAMPLERS}, test)
+        point_nll = NLLResult(stored["nll.raw"], nll.true_nll, nll.entropy, nll.nfe)
+        rows.append({"learned_nll_excess": point_nll.excess, "learned_mode_weights": samplers_result.max_weight_error,
+                     "learned_mmd": samplers_result.max_mmd_ratio})
+    rows.append(final)
+    return {claim_id: ComputeCurve(tuple(CurvePoint(steps, float(row[claim_id])) for steps, row in zip(budgets, rows)),
+                                   tolerance)
+            for claim_id, tolerance in CURVE_TOLERANCES.items()}
 
 
 #: Headline CIFAR-10 numbers of Song et al. (2021), quoted as context (not measured here): (quantity, value,
