@@ -1,4 +1,5 @@
-"""Where a sweep's cells run: a Dask ``LocalCluster`` sized to the machine, or an existing Dask cluster.
+"""Where a plan's cells run when not in this process: a Dask ``LocalCluster`` sized to the machine, or an existing
+Dask cluster.
 
 A local cluster never oversubscribes the CPU: workers × torch threads per cell ≤ cores, with one task slot
 per worker (a cell is a papermill kernel, a process of its own, so a worker only waits for it). An
