@@ -110,7 +110,7 @@ def test_module_map_names_every_runner_module_and_only_those():
     named = set(re.findall(r"`replications\.runner\.(\w+)`", text))
     modules = _runner_modules()
     assert modules - named == set(), f"runner modules missing from ARCHITECTURE.md: {sorted(modules - named)}"
-    assert named - modules == set(), f"ARCHITECTURE.md names runner modules that do not exist: {sorted(named - modules)}"
+    assert named - modules == set(), f"ARCHITECTURE.md names missing runner modules: {sorted(named - modules)}"
 
 
 def test_the_runner_package_docstring_lists_every_module():
@@ -129,7 +129,8 @@ def test_no_import_circle_in_the_project():
 
 
 def test_the_circle_detector_finds_a_planted_circle(tmp_path):
-    """A → B → C → A, two of them through ``from pkg import module`` and one relative, and a module beside them."""
+    """A → B → C → A (through ``from pkg import module``, a relative import in a function and ``import pkg.a``),
+    and a module beside them."""
     pkg = tmp_path / "pkg"
     (pkg / "sub").mkdir(parents=True)
     (pkg / "__init__.py").write_text("")
@@ -149,10 +150,19 @@ def test_the_circle_detector_finds_a_planted_circle(tmp_path):
 def test_the_chapters_side_never_imports_the_runner():
     """The chapters' code and the modules they import (replications.chapter, .parameters, .sweep_summary) sit below
     the runner: none of them imports replications.runner."""
-    paths = [CHAPTERS / f"{m}.py" for m in CHAPTER_SIDE] + [p for c in CHAPTER_ORDER for p in (CHAPTERS / c).glob("*.py")]
+    paths = [CHAPTERS / f"{m}.py" for m in CHAPTER_SIDE]
+    paths += [p for c in CHAPTER_ORDER for p in (CHAPTERS / c).glob("*.py")]
     offenders = {str(p.relative_to(ROOT)): sorted(m for m in _imports(p) if m.startswith("replications.runner"))
                  for p in paths}
     assert not {p: m for p, m in offenders.items() if m}
+
+
+def test_the_runner_reaches_outside_its_package_only_to_the_chapters_side():
+    allowed = {"replications", *(f"replications.{m}" for m in CHAPTER_SIDE)}
+    for path in RUNNER.glob("*.py"):
+        outside = {m for m in _imports(path)
+                   if m.split(".")[0] == "replications" and not m.startswith("replications.runner")}
+        assert outside <= allowed, f"{path.relative_to(ROOT)} imports {sorted(outside - allowed)}"
 
 
 def test_module_map_names_every_library_module_and_only_those():

@@ -60,7 +60,8 @@ def test_a_kernel_listens_on_no_tcp_port_and_its_files_are_private():
 
 def test_the_runner_executes_a_notebook_in_such_a_kernel_and_it_prints_nothing(tmp_path, capfd):
     nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell('profile = "full"\nretrain = False\nseed = 0\ndevice = "auto"\noutput_dir = None')
+    params = nbformat.v4.new_code_cell(
+        'profile = "full"\nretrain = False\nseed = 0\ndevice = "auto"\noutput_dir = None')
     params.metadata["tags"] = ["parameters"]
     nb.cells = [params, nbformat.v4.new_code_cell(INSPECT)]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}

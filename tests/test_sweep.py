@@ -308,7 +308,8 @@ def test_run_with_workers_runs_chapters_side_by_side_each_into_its_own_folder(cl
     text = capsys.readouterr().out
     assert [o.chapter for o in outcomes] == ["beta", "alpha"]
     beta, alpha = outcomes
-    assert alpha.ok and (alpha.passed, alpha.total) == (1, 1) and alpha.run_dir == (tmp_path / "quick" / "alpha").resolve()
+    assert alpha.ok and (alpha.passed, alpha.total) == (1, 1)
+    assert alpha.run_dir == (tmp_path / "quick" / "alpha").resolve()
     assert not beta.ok and "stub failure at seed 1" in beta.error
     assert not (alpha.run_dir / RUN_ARTIFACTS).exists()
     metrics = json.loads((alpha.run_dir / "metrics.json").read_text())

@@ -1,11 +1,12 @@
 """The runner: everything ``python -m replications`` does around the chapter notebooks, in the order of a run.
 
 - :mod:`~replications.runner.cli`: the command line (``list``, ``run``, ``sweep``, ``report``, ``refresh``).
-- :mod:`~replications.runner.chapters`: the book's chapters and their notebooks; a request checked before any runs.
-- :mod:`~replications.runner.plan`: the cells (chapter × seed under a profile) a run or a sweep executes, and
-  their order, the costliest first.
 - :mod:`~replications.runner.run` and :mod:`~replications.runner.sweep`: the two plans, one seed per chapter or
-  chapters × seeds, each executed by the same executor and ended with its own table.
+  chapters × seeds; each plans its cells, hands them to the executor and ends with its own table. Neither imports
+  the other.
+- :mod:`~replications.runner.chapters`: the book's chapters and their notebooks; a request checked before any runs.
+- :mod:`~replications.runner.plan`: the cells (chapter × seed under a profile) and their tasks, and the order they
+  start in, the costliest first.
 - :mod:`~replications.runner.cluster`: where the cells run when not in this process: a Dask ``LocalCluster`` that
   never oversubscribes the cores, or an existing scheduler.
 - :mod:`~replications.runner.executor`: runs the tasks, in process one after another or on a cluster; retries,
@@ -20,6 +21,8 @@
   :mod:`~replications.runner.talk_checks`: the book's generated pages (results, claims, talk).
 - :mod:`~replications.runner.refresh`: committed notebooks re-executed in place, their expected results recorded.
 
-Imports run down this list, never up, and nothing here is imported by a chapter: the chapters' side of the
-interface is :mod:`replications.chapter`, :mod:`replications.parameters` and :mod:`replications.sweep_summary`.
+Imports run one way, with no circle (``tests/test_architecture.py`` searches the import graph for one), and reach
+outside the package only to ``scorelib``, :mod:`replications` itself (``ROOT``, ``CHAPTER_ORDER``) and the
+chapters' side of the interface (:mod:`replications.chapter`, :mod:`replications.parameters`,
+:mod:`replications.sweep_summary`), which is below the runner: no chapter imports anything here.
 """

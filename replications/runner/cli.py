@@ -36,7 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--device", choices=DEVICE_CHOICES, default="auto",
                      help="auto: CUDA if available, else MPS, else CPU (an absent GPU is an error, never a fallback)")
     run.add_argument("--seed", type=int, default=0, help="random seed (default 0; the artifacts use 0)")
-    run.add_argument("--output", type=Path, default=run_module.DEFAULT_OUTPUT, help="run folder root (default _build/runs)")
+    run.add_argument("--output", type=Path, default=run_module.DEFAULT_OUTPUT,
+                     help="run folder root (default _build/runs)")
     run.add_argument("--no-progress", action="store_true", help="no papermill progress bars")
     run.add_argument("--workers", type=int, default=1,
                      help="chapters run at a time, on a local Dask cluster whose workers share the cores "

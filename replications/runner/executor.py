@@ -109,7 +109,7 @@ def on_cluster(cluster: Cluster, tasks: list[Task], *, profile: str, device: str
     the cluster's torch threads; one progress bar (``skipped`` tasks already done), one line per finished task. The
     tasks all retrain, or all evaluate."""
     by_cell = {task.cell: task for task in tasks}
-    (retrain,) = {task.retrain for task in tasks} or {True}  # one kind of task a dispatch: all retrain or none
+    (retrain,) = {task.retrain for task in tasks} or {True}  # one kind of task a plan: all retrain or none
     priorities = dict(longest_first(list(by_cell), profile, retrain))
     results: dict[Cell, CellResult] = {}
 

@@ -49,7 +49,8 @@ class PrivateKernelManager(AsyncKernelManager):
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         """The kernel spec's command, with :data:`LAUNCHER` in place of ``ipykernel_launcher``."""
-        return [LAUNCHER if part == "ipykernel_launcher" else part for part in super().format_kernel_cmd(extra_arguments)]
+        command = super().format_kernel_cmd(extra_arguments)
+        return [LAUNCHER if part == "ipykernel_launcher" else part for part in command]
 
     def cleanup_ipc_files(self) -> None:
         """Remove the sockets and, on a shutdown (the connection file is gone; a restart keeps it), the folder."""
