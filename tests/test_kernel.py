@@ -75,3 +75,18 @@ def test_the_runner_executes_a_notebook_in_such_a_kernel_and_it_prints_nothing(t
     assert not Path(record["connection_file"]).parent.exists()
     captured = capfd.readouterr()
     assert captured.out == "" and captured.err == ""  # no kernel banner, no TCP warning
+
+
+def test_refresh_executes_in_place_in_such_a_kernel(tmp_path, capfd):
+    """``python -m replications refresh`` re-executes committed notebooks through nbclient: the same private kernel."""
+    from replications.runner.refresh import execute_in_place
+
+    notebook = tmp_path / "page.ipynb"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("output_dir = '.'\n" + INSPECT)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, notebook)
+    execute_in_place(notebook)
+    record = json.loads((tmp_path / "kernel.json").read_text())
+    assert record["transport"] == "ipc" and record["inet"] == []
+    assert capfd.readouterr().err == ""
