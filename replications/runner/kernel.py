@@ -52,6 +52,14 @@ class PrivateKernelManager(AsyncKernelManager):
         command = super().format_kernel_cmd(extra_arguments)
         return [LAUNCHER if part == "ipykernel_launcher" else part for part in command]
 
+    async def _async_interrupt_kernel(self) -> None:
+        """Interrupt a running kernel, but not one on its way to a shutdown: jupyter_client sends SIGINT before every
+        shutdown request, and a kernel still finishing its last message logs "KeyboardInterrupt caught in kernel" on
+        stderr, the console's. A shutdown needs no interrupt: ipykernel answers it on its control thread even while
+        busy, and a kernel that does not stop is killed after ``shutdown_wait_time``."""
+        if not self.shutting_down:
+            await super()._async_interrupt_kernel()
+
     def cleanup_ipc_files(self) -> None:
         """Remove the sockets and, on a shutdown (the connection file is gone; a restart keeps it), the folder."""
         super().cleanup_ipc_files()
