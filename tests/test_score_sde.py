@@ -164,6 +164,10 @@ def test_equal_evals_comparison_pairs_the_samplers_and_reports_a_standard_error(
     # deterministic on CPU: the same seed gives the same numbers
     again = ex.pc_equal_evals(ex.QUICK, 0, test, replicates=3)
     assert torch.equal(again.mmd["VE"]["reverse_diffusion"], r.mmd["VE"]["reverse_diffusion"])
+    # stored with the artifacts and read back as the same result
+    state = {f"equal.{sde}.{key}": v for sde, row in r.mmd.items() for key, v in row.items()}
+    back = ex.equal_evals_from_state(state)
+    assert back.n_steps == r.n_steps and back.measured("VE") == r.measured("VE")
 
 
 def test_equal_evals_claim_text_names_the_settings_it_is_measured_with():
@@ -171,7 +175,7 @@ def test_equal_evals_claim_text_names_the_settings_it_is_measured_with():
     keeps them in step with the constants that set the measurement."""
     claim = ex.CLAIMS["pc_beats_rd_equal_evals_ve"]
     n = ex.EQUAL_EVALS_STEPS
-    assert f"over {ex.PC_REPLICATES} sample sets" in claim.quantity
+    assert f"over {ex.FULL.pc_replicates} sample sets (quick: {ex.QUICK.pc_replicates})" in claim.quantity
     assert f"(MMD²(PC, N={n}) − MMD²(RD, N={2 * n}))" in claim.quantity
     assert claim.control == f"reverse diffusion with N = {n} in PC's place"
 

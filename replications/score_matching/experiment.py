@@ -520,12 +520,13 @@ CLAIMS = ClaimTable([
           control="eq. 4 without its ½ (minimiser S⁻¹/2), same fit"),
     Claim("gaussian_sm_is_ml_mean", "Hyvärinen 2005, §3.1", "‖μ̂ − x̄‖", 0.0, "max", 1e-8, 1e-8, digits=1,
           stable=False, reference="theory", control="DSM (σ = 0.5) fitted by the same code"),
-    # Claim 2. Consistency: the error falls as T^-1/2 (slope −0.5, Hyvärinen 2005, §3.2), and SM's Amari index
+    # Claim 2. Consistency (Hyvärinen 2005, §2): the error falls as T^-1/2 (slope −0.5: the √T rate of a consistent,
+    # asymptotically normal estimator, general theory rather than the paper's number), and SM's Amari index
     # at T = 32k is small. Control: the unfitted starting matrix (π/2)C^{-1/2}: whitening leaves the rotation
     # part of A, so its Amari index does not fall with T (slope ≈ 0) and is many times ML's.
     Claim("ica_sm_amari_at_largest_T", "Hyvärinen 2005, §4", "median Amari index of ŴA, SM, T=32k",
           None, "max", 0.02, 0.02, reference="ours", control="unfitted start W₀ = (π/2)C^{-1/2}"),
-    Claim("ica_sm_rate", "Hyvärinen 2005, §3.2 (consistency)", "log-log slope of median SM error vs T",
+    Claim("ica_sm_rate", "Hyvärinen 2005, §2 (consistency); slope −½: √T theory", "log-log slope of median SM error vs T",
           -0.5, "range", (-0.8, -0.4), (-0.8, -0.4), reference="theory", control="unfitted start W₀"),
     Claim("ica_sm_over_ml", "Hyvärinen 2005, §4", "median Amari SM/ML (geometric mean over T)",
           None, "range", (1.0, 3.0), (1.0, 3.0), reference="ours", control="unfitted start W₀ over ML"),

@@ -20,9 +20,12 @@ One concept per module (the map, and how a chapter uses them: ``ARCHITECTURE.md`
 - :mod:`scorelib.training` — the one training loop, L-BFGS (+ Newton polish) for deterministic fits, ``train_or_load``.
 - :mod:`scorelib.artifacts` — committed weights with config, metrics and a sha256 manifest; atomic swaps.
 - :mod:`scorelib.metrics` — Amari index, MMD, relative errors, the digits-classifier Fréchet distance.
-- :mod:`scorelib.digits_classifier` — the digits classifier behind our Fréchet distance: training, loading, features.
-- :mod:`scorelib.claims` — paper claims, tolerances and verdicts.
-- :mod:`scorelib.plotting` — one theme, fixed figure sizes and DPI, ``savefig``; image tiles, density contours, loss curves.
+- :mod:`scorelib.kernel_distance` — the kernel distance (KID) with a jackknife standard error; our digits KID.
+- :mod:`scorelib.digits_classifier` — the digits classifier behind our Fréchet and kernel distances.
+- :mod:`scorelib.curves` — compute curves: a claim at doubling training budgets, and whether it has converged.
+- :mod:`scorelib.claims` — paper claims, tolerances and verdicts, with compute curves and real-data floors.
+- :mod:`scorelib.plotting` — one theme, fixed figure sizes and DPI, ``savefig``; image tiles, density contours, loss and
+  compute curves.
 """
 
 __version__ = "0.1.0"

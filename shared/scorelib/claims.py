@@ -24,6 +24,15 @@ means the claim cannot tell the right model from the wrong one: :attr:`ClaimResu
 What cannot have a control (an identity, a call count, a closed form against our own algebra) is a
 *check* (``check=True``): shown in the table, never counted as a replicated claim.
 
+Compute curves. A claim measured on a trained network may carry a :class:`~scorelib.curves.ComputeCurve`: the
+same measurement at log-spaced training budgets ending at the profile's. When that curve has not converged, a
+verdict other than *replicated* is shown as "not replicated · still improving at our budget" (or "inconclusive ·
+still improving"): it measures our budget, not the paper. The verdict itself (what is counted) is unchanged.
+
+Floors. A criterion on a sample statistic names a *floor*: the statistic of real held-out data, measured the same
+way. The floor must meet the criterion; one that does not is a defect of the criterion
+(:attr:`ClaimResult.floor_defect`), shown in the summary like a control that passes.
+
 ``reference`` says what the ``paper`` field holds: a number the paper publishes (``"paper"``), a
 theoretical value (``"theory"``), or our own calculation (``"ours"``); only the first is shown in a
 table's paper column.
@@ -37,6 +46,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from scorelib.curves import ComputeCurve
 from scorelib.errors import ConfigError
 
 Kind = Literal["abs", "rel", "max", "min", "range"]
@@ -199,10 +209,29 @@ class ClaimResult:
     control_measured: float | None = None
     control_se: float | None = None
     control_verdict: Verdict | None = None
+    curve: ComputeCurve | None = None
+    floor_measured: float | None = None
+    floor_se: float | None = None
+    floor_verdict: Verdict | None = None
 
     @property
     def passed(self) -> bool:
         return self.verdict == "replicated"
+
+    @property
+    def converged(self) -> bool | None:
+        """Whether the claim's compute curve has stopped moving; None without a curve."""
+        return None if self.curve is None else self.curve.converged
+
+    @property
+    def still_improving(self) -> bool:
+        """Not replicated (or inconclusive) on a compute curve that has not converged."""
+        return self.converged is False and not self.passed
+
+    @property
+    def floor_defect(self) -> bool:
+        """Real held-out data do not clearly meet the criterion: the statistic cannot judge a model."""
+        return self.floor_verdict is not None and self.floor_verdict != "replicated"
 
     @property
     def control_defect(self) -> bool:
@@ -233,13 +262,35 @@ class ClaimResult:
             "control_se": self.control_se,
             "control_verdict": self.control_verdict,
             "min_pass_rate": c.min_pass_rate,
-        }
+        } | self._curve_and_floor()
+
+    def _curve_and_floor(self) -> dict:
+        """The keys of a claim with a compute curve or a floor (absent otherwise, so older entries keep their form)."""
+        extra: dict = {}
+        if self.curve is not None:
+            extra |= {"curve": self.curve.as_dicts(), "converged": self.curve.converged}
+        if self.floor_verdict is not None:
+            extra |= {"floor_measured": self.floor_measured, "floor_se": self.floor_se,
+                      "floor_verdict": self.floor_verdict}
+        return extra
+
+
+#: What a verdict on a compute curve that has not converged adds.
+STILL_IMPROVING = {"not replicated": " · still improving at our budget", "inconclusive": " · still improving"}
 
 
 def _show_verdict(r: ClaimResult) -> str:
     if r.claim.check:
         return "holds" if r.passed else "FAILS"
-    return {"replicated": "replicated", "not replicated": "NOT replicated", "inconclusive": "inconclusive"}[r.verdict]
+    shown = {"replicated": "replicated", "not replicated": "NOT replicated", "inconclusive": "inconclusive"}[r.verdict]
+    return shown + (STILL_IMPROVING[r.verdict] if r.still_improving else "")
+
+
+def verdict_label(entry: Mapping) -> str:
+    """A metrics.json claim entry's verdict as the scoreboards show it: :func:`verdict_of`, with "· still improving
+    at our budget" (or "· still improving") when the entry's compute curve has not converged."""
+    verdict = verdict_of(entry)
+    return verdict + (STILL_IMPROVING.get(verdict, "") if entry.get("converged") is False else "")
 
 
 def show_value(value: float | None, se: float | None, digits: int) -> str:
@@ -280,15 +331,29 @@ class ClaimResults:
         """Claims whose control meets the criterion (a defect of the claim, never of the model)."""
         return [r.claim.id for r in self.claims if r.control_defect]
 
+    @property
+    def floor_defects(self) -> list[str]:
+        """Claims whose real-data floor does not clearly meet the criterion (a defect of the criterion)."""
+        return [r.claim.id for r in self.claims if r.floor_defect]
+
+    @property
+    def still_improving(self) -> list[str]:
+        """Claims not replicated on a compute curve that has not converged."""
+        return [r.claim.id for r in self.claims if r.still_improving]
+
     def summary(self) -> str:
         """'12/13 claims replicated · 1 not replicated · 0 inconclusive · checks 3/3 hold'."""
         n = len(self.claims)
         text = (f"{self.count('replicated')}/{n} claims replicated · {self.count('not replicated')} not replicated"
                 f" · {self.count('inconclusive')} inconclusive")
+        if self.still_improving:
+            text += f" ({len(self.still_improving)} still improving at our budget)"
         if self.checks:
             text += f" · checks {sum(r.passed for r in self.checks)}/{len(self.checks)} hold"
         if self.control_defects:
             text += f" · CONTROL PASSES (claim defect): {', '.join(self.control_defects)}"
+        if self.floor_defects:
+            text += f" · REAL DATA FAIL THE CRITERION (criterion defect): {', '.join(self.floor_defects)}"
         return text
 
     def as_dicts(self) -> list[dict]:
@@ -308,7 +373,16 @@ class ClaimResults:
         if r.control_defect:
             return f"{value}: PASSES (defect)"
         # a control the bar rejects only within its standard error is not shown as rejected
-        return f"{value}: {'not rejected with confidence' if r.control_verdict == 'inconclusive' else 'rejected'}"
+        shown = f"{value}: {'not rejected with confidence' if r.control_verdict == 'inconclusive' else 'rejected'}"
+        return shown + self._floor(r, show_unstable)
+
+    @staticmethod
+    def _floor(r: ClaimResult, show_unstable: bool) -> str:
+        """``'; real data 0.001 ± 0.02: pass'`` for a claim with a floor, else nothing."""
+        if r.floor_verdict is None:
+            return ""
+        value = show_value(r.floor_measured, r.floor_se, r.claim.digits) if r.claim.stable or show_unstable else "(varies)"
+        return f"; real data {value}: {'FAIL (defect)' if r.floor_defect else 'pass'}"
 
     HEADER = ["claim", "verdict", "ours", "paper", "criterion", "control"]
 
@@ -364,10 +438,19 @@ class ClaimTable:
         raise ConfigError(f"unknown claim id {claim_id!r}; known: {', '.join(c.id for c in self.claims)}")
 
     def check(self, measured: Mapping[str, Measured], profile: str,
-              controls: Mapping[str, Measured] | None = None) -> ClaimResults:
+              controls: Mapping[str, Measured] | None = None, *,
+              curves: Mapping[str, ComputeCurve] | None = None,
+              floors: Mapping[str, Measured] | None = None) -> ClaimResults:
         """Verdicts for every claim and its control. Every claim needs a measurement, every claim that
-        names a control needs the control's; an unknown id is an error."""
+        names a control needs the control's; an unknown id is an error. ``curves``: compute curves of some
+        claims, each ending at the claim's own measurement; ``floors``: the real-data value of some claims'
+        sample statistics, judged by the same criterion."""
         controls = dict(controls or {})
+        curves, floors = dict(curves or {}), dict(floors or {})
+        known_ids = {c.id for c in self.claims}
+        for name, given in (("compute curves", curves), ("floors", floors)):
+            if set(given) - known_ids:
+                raise ConfigError(f"{name} for unknown claim ids: {sorted(set(given) - known_ids)}")
         known = {c.id for c in self.claims}
         with_control = {c.id for c in self.claims if c.control is not None}
         missing, unknown = known - set(measured), set(measured) - known
@@ -383,6 +466,15 @@ class ClaimTable:
             if c.id in controls:
                 cv, cse = _split(controls[c.id])
                 row.update(control_measured=cv, control_se=cse, control_verdict=c.verdict(cv, profile, cse))
+            if c.id in curves:
+                last = curves[c.id].points[-1]
+                if last.measured != value or last.se != se:
+                    raise ConfigError(f"claim {c.id}: its compute curve must end at the claim's own measurement "
+                                      f"({value!r}, se {se!r}), got ({last.measured!r}, se {last.se!r})")
+                row["curve"] = curves[c.id]
+            if c.id in floors:
+                fv, fse = _split(floors[c.id])
+                row.update(floor_measured=fv, floor_se=fse, floor_verdict=c.verdict(fv, profile, fse))
             results.append(ClaimResult(c, profile=profile, **row))
         return ClaimResults(results)
 
@@ -403,11 +495,12 @@ def compare_results(new: Sequence[Mapping], expected: Sequence[Mapping]) -> list
         a, b = old[i], now[i]
         if verdict_of(a) != verdict_of(b):
             moves.append(f"{i}: verdict {verdict_of(a)} → {verdict_of(b)}")
-        if a.get("control_verdict") != b.get("control_verdict") and "control_verdict" in a:
-            moves.append(f"{i}: control verdict {a.get('control_verdict')} → {b.get('control_verdict')}")
+        for key in ("control_verdict", "floor_verdict", "converged"):
+            if key in a and a.get(key) != b.get(key):
+                moves.append(f"{i}: {key.replace('_', ' ')} {a.get(key)} → {b.get(key)}")
         digits = b.get("digits", 3)
         if b.get("stable", True) and a.get("stable", True):
-            for key in ("measured", "control_measured"):
+            for key in ("measured", "control_measured", "floor_measured"):
                 if key in a and _fmt(a[key], digits) != _fmt(b.get(key), digits):
                     moves.append(f"{i}: {key.replace('_', ' ')} {_fmt(a[key], digits)} → {_fmt(b.get(key), digits)}")
     return moves

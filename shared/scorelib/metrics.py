@@ -175,22 +175,31 @@ def digits_frechet_distance(images_a: Tensor, images_b: Tensor, model: torch.nn.
     return float(frechet_distance(digits_features(model, images_a), digits_features(model, images_b)))
 
 
-def digits_fd_references(n: int, generator: torch.Generator,
-                         model: torch.nn.Module | None = None) -> tuple[float, float]:
-    """The two references of a digits FD computed with ``n`` samples against the test split, at that same n:
-    ``(FD of n real training digits, FD of n draws of a Gaussian fitted to the training pixels)``. The first
-    is the floor at this sample size (the statistic is biased upwards at small n), the second what a model
-    without any structure beyond second moments reaches. Both drawn with ``generator``."""
+def digits_reference_sets(n: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+    """The two reference image sets of a digits sample statistic at sample size ``n``, ``[n, 1, 8, 8]`` each: ``n``
+    real training digits (without replacement) and ``n`` draws of a Gaussian with the training pixels' mean and full
+    covariance, both drawn with ``generator`` (in that order)."""
     from scorelib.datasets import digits
 
     train_x, _ = digits("train")
-    test_x, _ = digits("test")
     idx = torch.randperm(len(train_x), generator=generator)[:n]
     flat = train_x.flatten(1).double()
     cov = torch.cov(flat.T) + 1e-6 * torch.eye(64, dtype=torch.float64)
     gauss = flat.mean(0) + torch.randn(n, 64, generator=generator, dtype=torch.float64) @ torch.linalg.cholesky(cov).T
-    return (digits_frechet_distance(train_x[idx], test_x, model),
-            digits_frechet_distance(gauss.float().reshape(n, 1, 8, 8), test_x, model))
+    return train_x[idx], gauss.float().reshape(n, 1, 8, 8)
+
+
+def digits_fd_references(n: int, generator: torch.Generator,
+                         model: torch.nn.Module | None = None) -> tuple[float, float]:
+    """The two references of a digits FD computed with ``n`` samples against the test split, at that same n:
+    ``(FD of n real training digits, FD of n draws of a Gaussian fitted to the training pixels)``
+    (:func:`digits_reference_sets`). The first is the floor at this sample size (the statistic is biased upwards at
+    small n), the second what a model without any structure beyond second moments reaches."""
+    from scorelib.datasets import digits
+
+    test_x, _ = digits("test")
+    real, gauss = digits_reference_sets(n, generator)
+    return digits_frechet_distance(real, test_x, model), digits_frechet_distance(gauss, test_x, model)
 
 
 # --------------------------------------------------------------------------------------------

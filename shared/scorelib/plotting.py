@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
@@ -16,6 +17,9 @@ import numpy as np
 import seaborn as sns
 import torch
 from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    from scorelib.claims import ClaimResult, ClaimResults
 
 from scorelib.errors import ConfigError
 
@@ -135,3 +139,48 @@ def loss_curve(ax, losses: torch.Tensor | np.ndarray, *, raw_alpha: float = 0.2,
     smooth = np.convolve(values, np.ones(window) / window, mode="valid")
     ax.plot(np.arange(1, len(values) + 1), values, color=color, alpha=raw_alpha, lw=0.5)
     ax.plot(np.arange(window, len(values) + 1), smooth, color=color)
+
+
+def compute_curve(ax, result: "ClaimResult", *, label: str = "model") -> None:
+    """A claim's compute curve (:class:`~scorelib.claims.ClaimResult` with a curve): its value ± 2 se against the
+    training budget (log axis), the criterion's boundaries as dashed lines, the control and the real-data floor
+    (± 2 se bands) as horizontal references, and whether the last doubling converged in the title."""
+    if result.curve is None:
+        raise ConfigError(f"claim {result.claim.id} has no compute curve to draw")
+    points = result.curve.points
+    steps = np.array([p.steps for p in points], dtype=float)
+    values = np.array([p.measured for p in points])
+    errors = np.array([2 * p.se if p.se is not None else 0.0 for p in points])
+    ax.errorbar(steps, values, yerr=errors, marker="o", capsize=3, color="C0", label=label)
+    for i, bound in enumerate(result.claim.boundaries(result.profile)):
+        ax.axhline(bound, color="k", ls="--", lw=1, label="criterion" if i == 0 else None)
+    for value, se, color, name in ((result.control_measured, result.control_se, "C3", "control"),
+                                   (result.floor_measured, result.floor_se, "C2", "real data")):
+        if value is None:
+            continue
+        ax.axhline(value, color=color, lw=1, label=name)
+        if se:
+            ax.axhspan(value - 2 * se, value + 2 * se, color=color, alpha=0.15, lw=0)
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(steps, [f"{int(s):,}" for s in steps])
+    # an untrained model's value can be orders of magnitude off: a symmetric log axis keeps the criterion readable
+    scale = max(abs(b) for b in result.claim.boundaries(result.profile)) or 1.0
+    finite = np.abs(values[np.isfinite(values)])
+    if finite.size and finite.max() > 1e3 * scale:
+        ax.set_yscale("symlog", linthresh=scale)
+    ax.minorticks_off()
+    ax.set_xlabel("training steps")
+    ax.set_title(f"{result.claim.id}: {'converged' if result.converged else 'still moving'} over the last doubling")
+    ax.legend()
+
+
+def compute_curves(results: "ClaimResults", ylabels: dict[str, str] | None = None) -> Figure:
+    """One :func:`compute_curve` panel per claim of ``results`` that has a compute curve, side by side."""
+    with_curve = [r for r in results.results if r.curve is not None]
+    if not with_curve:
+        raise ConfigError("no claim of these results has a compute curve to draw")
+    fig, axes = figure(ncols=len(with_curve), height=3.4)
+    for ax, r in zip(axes[0], with_curve):
+        compute_curve(ax, r)
+        ax.set_ylabel((ylabels or {}).get(r.claim.id, r.claim.id))
+    return fig
