@@ -1,4 +1,9 @@
-"""The chapters of the replication book and their runner (``python -m replications``)."""
+"""The chapters of the replication book and their runner (``python -m replications``).
+
+One folder per chapter (its notebook, ``experiment.py``, ``figures.py``, committed artifacts and sweeps); the
+chapters' side of the runner (:mod:`replications.chapter`, :mod:`replications.parameters`,
+:mod:`replications.sweep_summary`); and the runner itself, above them, in :mod:`replications.runner`.
+"""
 
 from pathlib import Path
 

@@ -10,12 +10,14 @@ import subprocess
 import nbformat
 import pytest
 
-from replications import ROOT, runner
+from replications import ROOT
+from replications.runner.chapters import available_chapters, notebook_path
+from replications.runner.run import run
 from replications.chapter import resolved_config
 from scorelib.artifacts import load_artifacts
 from scorelib.claims import verdict_of
 
-CHAPTERS = runner.available_chapters()
+CHAPTERS = available_chapters()
 PARAMETERS = {"profile": "full", "retrain": False, "seed": 0, "device": "auto", "output_dir": None}
 
 
@@ -25,7 +27,7 @@ def test_at_least_one_chapter():
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_notebook_conventions(chapter):
-    nb = nbformat.read(runner.notebook_path(chapter), as_version=4)
+    nb = nbformat.read(notebook_path(chapter), as_version=4)
     assert nb.metadata["kernelspec"]["name"] == "python3"
     code = [c for c in nb.cells if c.cell_type == "code"]
     tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
@@ -111,8 +113,7 @@ def test_quick_retrain_runs_and_agrees_with_the_committed_verdicts(chapter, tmp_
     """A quick retrain through the runner finishes, writes its figures and artifacts (never over the
     committed ones), no control passes its claim, and every claim replicated at the full profile is
     replicated at the quick one (with the quick criterion)."""
-    (outcome,) = runner.run([chapter], profile="quick", retrain=True, seed=0, device="cpu", output=tmp_path,
-                            progress=False)
+    (outcome,) = run([chapter], profile="quick", retrain=True, seed=0, device="cpu", output=tmp_path, progress=False)
     assert outcome.error is None, outcome.error
     metrics = json.loads((tmp_path / "quick" / chapter / "metrics.json").read_text())
     assert metrics["profile"] == "quick" and metrics["retrain"] is True and metrics["device"] == "cpu"

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from replications import claims_spec
+from replications.runner import claims_spec
 
 
 @pytest.mark.parametrize("chapter", claims_spec.chapters())

@@ -7,8 +7,11 @@ import re
 import pytest
 import torch
 
-from replications import report, runner
-from replications.__main__ import main
+from replications.runner import report
+from replications.runner.chapters import check_request
+from replications.runner.cli import main
+from replications.runner.notebook import execute
+from replications import ROOT
 from replications.parameters import check_parameters
 from scorelib.errors import ConfigError, CorruptArtifactError
 
@@ -32,7 +35,7 @@ def test_unknown_chapter(capsys):
 
 @pytest.mark.parametrize("workers", ["0", "-1", "oversubscribe"])
 def test_a_bad_worker_count_is_one_clear_error_before_anything_runs(capsys, workers):
-    from replications.cluster import cores
+    from replications.runner.cluster import cores
     count = str(cores() + 1) if workers == "oversubscribe" else workers
     code, out = _run_cli(capsys, "run", "score_matching", "--workers", count)
     assert code == 2 and "Traceback" not in out
@@ -87,7 +90,7 @@ def test_one_parameter_check_for_the_notebooks_and_the_runner(parameters, messag
         check_parameters(**args)
     if "output_dir" not in parameters:
         with pytest.raises(ConfigError, match=re.escape(message)):
-            runner.check_request([], args["profile"], args["retrain"], args["device"], args["seed"])
+            check_request([], args["profile"], args["retrain"], args["device"], args["seed"])
     check_parameters(**base)
     check_parameters(**{**base, "profile": "quick", "retrain": True, "output_dir": "runs"})
 
@@ -128,7 +131,8 @@ def test_every_device_choice_reaches_the_device_check(capsys):
 def test_bad_notebook_parameter_fails_in_the_setup_cell(tmp_path, parameters, message):
     """A parameter of the wrong type, passed straight to the notebook, stops it with one line."""
     base = {"profile": "full", "retrain": False, "seed": 0, "device": "cpu"}
-    outcome = runner.run_chapter("score_matching", output=tmp_path, progress=False, **{**base, **parameters})
+    notebook = ROOT / "score_matching" / "score_matching.ipynb"
+    outcome = execute("score_matching", notebook, tmp_path, progress=False, **{**base, **parameters})
     assert outcome.error is not None and outcome.error.startswith(message), outcome.error
     assert "traceback in" not in outcome.error  # a user error, not a bug
     assert not outcome.ok

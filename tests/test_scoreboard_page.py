@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from replications import CHAPTER_ORDER, report, scoreboard_page
+from replications import CHAPTER_ORDER
+from replications.runner import report, scoreboard_page
 from scorelib.claims import show_value
 
 

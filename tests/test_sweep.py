@@ -9,14 +9,19 @@ import json
 import math
 import re
 import statistics
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from replications import cluster as cluster_module
-from replications import report, sweep, sweep_summary
-from replications.__main__ import main
+from replications import sweep_summary
+from replications.runner import across_seeds, executor, plan, report, sweep
+from replications.runner import cluster as cluster_module
+from replications.runner.cli import main
+from replications.runner.run import run
+from replications.runner.task import LOG
 from replications.chapter import RUN_ARTIFACTS
 from scorelib.claims import Claim, ClaimTable
 from scorelib.errors import ConfigError, MissingArtifactError
@@ -72,7 +77,7 @@ def stubs(tmp_path_factory):
     return {"alpha": _stub(folder, "alpha", "ok"), "beta": _stub(folder, "beta", "fails")}
 
 
-def _sweep(cluster, stubs, output: Path, **kwargs) -> dict[tuple[str, int], sweep.CellResult]:
+def _sweep(cluster, stubs, output: Path, **kwargs) -> dict[tuple[str, int], executor.CellResult]:
     results = sweep.sweep(["alpha", "beta"], [0, 1], profile="quick", output=output, notebooks=stubs,
                           cluster=cluster, progress=False, **kwargs)
     return {(r.cell.chapter, r.cell.seed): r for r in results}
@@ -133,18 +138,18 @@ def test_a_cell_of_another_profile_or_seed_is_not_finished(tmp_path):
         {"w": 0.5}, "quick", controls={"w": 0.9}).as_dicts()
     record = {"chapter": "alpha", "profile": "quick", "seed": 1, "retrain": True, "summary": "", "claims": claims}
     (folder / "metrics.json").write_text(json.dumps(record))
-    assert sweep.finished(folder, "alpha", "quick", 1) is not None
-    assert sweep.finished(folder, "alpha", "full", 1) is None
-    assert sweep.finished(folder, "alpha", "quick", 2) is None
-    assert sweep.finished(folder, "beta", "quick", 1) is None
+    assert report.finished(folder, "alpha", "quick", 1) is not None
+    assert report.finished(folder, "alpha", "full", 1) is None
+    assert report.finished(folder, "alpha", "quick", 2) is None
+    assert report.finished(folder, "beta", "quick", 1) is None
     (folder / "metrics.json").write_text('{"chapter": "alpha", "claims": [')  # cut short
-    assert sweep.finished(folder, "alpha", "quick", 1) is None
+    assert report.finished(folder, "alpha", "quick", 1) is None
 
 
 @pytest.mark.parametrize(("text", "seeds"), [("0-4", [0, 1, 2, 3, 4]), ("0,2,5", [0, 2, 5]), ("3", [3]),
                                              ("0-2, 7,1", [0, 1, 2, 7])])
 def test_seeds_are_a_range_a_list_or_one(text, seeds):
-    assert sweep.parse_seeds(text) == seeds
+    assert plan.parse_seeds(text) == seeds
 
 
 @pytest.mark.parametrize(("text", "message"), [("4-2", "the range 4-2 is empty; write the low seed first (2-4)"),
@@ -152,7 +157,7 @@ def test_seeds_are_a_range_a_list_or_one(text, seeds):
                                                ("a", "bad --seeds 'a'"), ("", "bad --seeds ''")])
 def test_bad_seeds_say_how_to_write_them(text, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
-        sweep.parse_seeds(text)
+        plan.parse_seeds(text)
 
 
 def test_the_local_layout_never_oversubscribes_the_cores():
@@ -217,7 +222,7 @@ def _records(tmp_path: Path) -> list[report.ChapterMetrics]:
 
 
 def test_the_summary_statistics_match_a_hand_computation(tmp_path):
-    summary = sweep_summary.summarise(_records(tmp_path))
+    summary = across_seeds.summarise(_records(tmp_path))
     claims = {c["id"]: c for c in summary["claims"]}
     w = claims["w"]
     mean = (0.50 + 0.65 + 0.55) / 3
@@ -264,10 +269,10 @@ def test_unfinished_seeds_are_shown_and_never_committed(tmp_path, monkeypatch, c
     _records(tmp_path / "runs")
     broken = tmp_path / "runs" / "quick" / "toy" / "seed-3"
     broken.mkdir()
-    found = sweep_summary.run_sweeps(tmp_path / "runs")
+    found = across_seeds.run_sweeps(tmp_path / "runs")
     assert found[("quick", "toy")].unfinished == (broken,)
     with pytest.raises(ConfigError, match="unfinished seed folder"):
-        sweep_summary.commit(found[("quick", "toy")])
+        across_seeds.commit(found[("quick", "toy")])
     code, out = _cli(capsys, "report", "--sweep", "--output", str(tmp_path / "runs"))
     assert code == 1 and "seed-3 did not finish" in out and "seed 0 only" in out
 
@@ -275,21 +280,21 @@ def test_unfinished_seeds_are_shown_and_never_committed(tmp_path, monkeypatch, c
 def test_cells_start_costliest_first_by_the_committed_sweeps_wall_times():
     """The book's chapters in grid order end with its two costliest (the NDP regressions): longest_first starts those
     first, keeps grid order within a chapter, and gives each cell a distinct Dask priority, highest first."""
-    cells = [sweep.Cell(c, s) for c in ("score_matching", "ndp_image_regression", "no_such_chapter") for s in (0, 1)]
-    ordered = sweep.longest_first(cells, "quick")
-    assert sweep.expected_seconds("ndp_image_regression", "quick") > sweep.expected_seconds("score_matching", "quick") > 0
-    assert sweep.expected_seconds("no_such_chapter", "quick") == 0.0
+    cells = [plan.Cell(c, s) for c in ("score_matching", "ndp_image_regression", "no_such_chapter") for s in (0, 1)]
+    ordered = plan.longest_first(cells, "quick")
+    assert plan.expected_seconds("ndp_image_regression", "quick") > plan.expected_seconds("score_matching", "quick") > 0
+    assert plan.expected_seconds("no_such_chapter", "quick") == 0.0
     # an evaluation's cost is the committed artifacts' own evaluation time, not a retrain's
-    assert 0 < sweep.expected_seconds("ddpm", "full", retrain=False) < sweep.expected_seconds("ddpm", "full")
-    assert sweep.expected_seconds("no_such_chapter", "full", retrain=False) == 0.0
+    assert 0 < plan.expected_seconds("ddpm", "full", retrain=False) < plan.expected_seconds("ddpm", "full")
+    assert plan.expected_seconds("no_such_chapter", "full", retrain=False) == 0.0
     assert [c for c, _ in ordered] == [cells[2], cells[3], cells[0], cells[1], cells[4], cells[5]]
     assert [p for _, p in ordered] == [6, 5, 4, 3, 2, 1]
 
 
 def test_every_cell_is_in_one_dask_task_group_so_the_scheduler_queues_them_by_priority():
     from dask.utils import key_split
-    cells = [sweep.Cell(c, s) for c in ("ncsn", "ndp_step_function", "score_sde") for s in (0, 4)]
-    keys = [sweep.task_key(cell, attempt) for cell in cells for attempt in (1, 2)]
+    cells = [plan.Cell(c, s) for c in ("ncsn", "ndp_step_function", "score_sde") for s in (0, 4)]
+    keys = [executor.task_key(cell, attempt) for cell in cells for attempt in (1, 2)]
     assert {key_split(k) for k in keys} == {"sweep-cell"} and len(set(keys)) == len(keys)
     assert "ndp_step_function-seed-4-attempt-2" in keys[7]
 
@@ -298,26 +303,62 @@ def test_run_with_workers_runs_chapters_side_by_side_each_into_its_own_folder(cl
     """``run --workers 2``: the chapters run at once on the cluster, each into the folder it gets when run alone
     (no sweep marker: a full retrain there writes the committed artifacts), with one thread each, its kernel's output
     in log.txt, one line when it finishes, no retry, and the outcomes in the order asked."""
-    from replications import runner
-    outcomes = runner.run_parallel(["beta", "alpha"], profile="quick", retrain=True, seed=1, device="auto",
-                                   output=tmp_path, notebooks=stubs, cluster=cluster, progress=False)
+    outcomes = run(["beta", "alpha"], profile="quick", retrain=True, seed=1, device="auto", output=tmp_path,
+                   notebooks=stubs, cluster=cluster, progress=False)
     text = capsys.readouterr().out
     assert [o.chapter for o in outcomes] == ["beta", "alpha"]
     beta, alpha = outcomes
-    assert alpha.ok and (alpha.passed, alpha.total) == (1, 1) and alpha.run_dir == (tmp_path / "quick" / "alpha").resolve()
+    assert alpha.ok and (alpha.passed, alpha.total) == (1, 1)
+    assert alpha.run_dir == (tmp_path / "quick" / "alpha").resolve()
     assert not beta.ok and "stub failure at seed 1" in beta.error
     assert not (alpha.run_dir / RUN_ARTIFACTS).exists()
     metrics = json.loads((alpha.run_dir / "metrics.json").read_text())
     assert (metrics["seed"], metrics["retrain"], metrics["omp_num_threads"]) == (1, True, "1")
-    log = (beta.run_dir / sweep.LOG).read_text()
+    log = (beta.run_dir / LOG).read_text()
     assert "beta, profile quick, retrain, attempt 1/1" in log and "attempt 2" not in log
     assert "alpha: 1/1 claims replicated in" in text
     assert "beta: FAILED (RuntimeError: stub failure at seed 1" in text and "on a local cluster: 2 workers" in text
 
 
 def test_run_with_workers_evaluates_without_retraining(cluster, stubs, tmp_path):
-    from replications import runner
-    (alpha,) = runner.run_parallel(["alpha"], profile="full", retrain=False, seed=0, device="auto", output=tmp_path,
-                                   notebooks=stubs, cluster=cluster, progress=False)
+    (alpha,) = run(["alpha"], profile="full", retrain=False, seed=0, device="auto", output=tmp_path, notebooks=stubs,
+                   cluster=cluster, progress=False)
     metrics = json.loads((alpha.run_dir / "metrics.json").read_text())
     assert alpha.ok and (metrics["profile"], metrics["retrain"]) == ("full", False)
+
+
+MAIN_JOB = '''
+import sys
+from pathlib import Path
+from replications.runner.run import run
+
+if __name__ == "__main__":
+    folder = Path(sys.argv[1])
+    notebooks = {c: folder / c / f"{c}.ipynb" for c in ("alpha", "beta")}
+    run(["alpha", "beta"], profile="quick", retrain=True, seed=0, device="cpu", output=folder / "runs",
+        notebooks=notebooks, workers=int(sys.argv[2]))
+'''
+#: One state of a progress bar, as tqdm draws it: "alpha:  33%|███▍      | 1/3 [00:00<00:01,  1.75cell/s]".
+PROGRESS = re.compile(r"(alpha|beta|run quick): +\d+%\|[^|]*\| \d+/\d+ \[[^\]]*\]")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_main_job_console_shows_no_warning_and_one_whole_line_per_chapter(tmp_path, workers):
+    """``run`` as the command line runs it, in a process of its own so that every child's stderr is seen: stderr holds
+    progress bars only (no kernel banner, no TCP warning, no Dask chatter); stdout a heading, one whole result line
+    per chapter, and the final table."""
+    for chapter in ("alpha", "beta"):
+        _stub(tmp_path, chapter, "ok")
+    script = tmp_path / "main_job.py"
+    script.write_text(MAIN_JOB)
+    done = subprocess.run([sys.executable, str(script), str(tmp_path), str(workers)], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    leftover = [s for s in re.split(r"[\r\n]", PROGRESS.sub("", done.stderr)) if s.strip()]
+    assert not leftover, f"stderr besides progress bars: {leftover}"
+    lines = done.stdout.splitlines()
+    for chapter in ("alpha", "beta"):
+        results = [line for line in lines if line.startswith(f"{chapter}:")]
+        assert len(results) == 1 and re.fullmatch(rf"{chapter}: 1/1 claims replicated in \d+ s", results[0]), lines
+    assert "2/2 claims replicated in 2 chapter(s); all ok" in done.stdout

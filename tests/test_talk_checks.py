@@ -6,7 +6,7 @@ import importlib
 
 import pytest
 
-from replications import talk_checks
+from replications.runner import talk_checks
 
 
 @pytest.mark.parametrize("equation", talk_checks.TALK, ids=lambda e: e.name)

@@ -21,6 +21,7 @@ from nbclient import NotebookClient
 
 from replications import ROOT
 from replications.chapter import RECORDING
+from replications.runner.kernel import PrivateKernelManager
 from scorelib import artifacts
 
 RESULTS = ROOT.parent / "book" / "results.ipynb"
@@ -30,9 +31,11 @@ BOOK_PAGES: tuple = (RESULTS, ROOT.parent / "book" / "claims.ipynb", ROOT.parent
 
 def execute_in_place(path: Path, timeout: int = 1800) -> None:
     """Execute ``path`` top to bottom in its own folder, with its default parameters (exactly as nbval
-    does, so the stored figures are the ones nbval draws), and write it back with outputs."""
+    does, so the stored figures are the ones nbval draws; in a kernel over private IPC sockets), and write it back
+    with outputs."""
     nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", kernel_manager_class=PrivateKernelManager,
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
     for cell in nb.cells:  # drop execution timings: they would make every refresh a diff
         cell.metadata.pop("execution", None)
     nbformat.write(nb, path)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from replications import report
+from replications.runner import report
 from scorelib.claims import markdown_table, verdict_of
 
 

@@ -1,7 +1,7 @@
 """Scoreboards: gather ``metrics.json`` files into one table of chapters and claims.
 
 Used by ``python -m replications report`` (run folders) and by ``book/results.ipynb``
-(the committed artifacts of every chapter).
+(the committed artifacts of every chapter); :func:`finished` is what a sweep's finished cell is.
 """
 
 from __future__ import annotations
@@ -93,6 +93,17 @@ def read(path: Path) -> ChapterMetrics:
             f"cannot read {path}: {err!r}; run its chapter again to rewrite it (python -m replications run CHAPTER, "
             f"with --profile full --retrain for a committed one)") from err
     return ChapterMetrics(Path(path), data)
+
+
+def finished(run_dir: Path, chapter: str, profile: str, seed: int) -> ChapterMetrics | None:
+    """A sweep cell's metrics when they are complete and of this chapter, profile and seed (a retrain), else None."""
+    try:
+        record = read(Path(run_dir) / "metrics.json")
+    except CorruptArtifactError:  # absent, unreadable or incomplete: not finished
+        return None
+    data = record.data
+    same = (data.get("profile"), data.get("seed"), data.get("retrain")) == (profile, seed, True)
+    return record if same and record.chapter == chapter and record.counted and "summary" in data else None
 
 
 def load(paths: list[Path]) -> list[ChapterMetrics]:

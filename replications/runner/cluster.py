@@ -1,4 +1,5 @@
-"""Where a sweep's cells run: a Dask ``LocalCluster`` sized to the machine, or an existing Dask cluster.
+"""Where a plan's cells run when not in this process: a Dask ``LocalCluster`` sized to the machine, or an existing
+Dask cluster.
 
 A local cluster never oversubscribes the CPU: workers × torch threads per cell ≤ cores, with one task slot
 per worker (a cell is a papermill kernel, a process of its own, so a worker only waits for it). An
@@ -8,6 +9,7 @@ one that dask-jobqueue starts on SLURM/PBS; its workers must be able to import `
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import os
 from collections.abc import Callable
@@ -17,6 +19,11 @@ from distributed import Client, LocalCluster
 from distributed.comm import parse_address
 
 from scorelib.errors import ConfigError
+
+
+#: How long a local worker may take to exit when the cluster closes before it is killed. Dask's own 4 s is short for
+#: a worker that imported torch, on a loaded machine: its nanny then warns on the console as it kills it.
+WORKER_EXIT_S = 60.0
 
 
 def cores() -> int:
@@ -72,6 +79,11 @@ def check_target(scheduler: str | None = None, workers: int | None = None, threa
                           f"tcp://login-node:8786") from err
 
 
+async def _close_workers(nannies: list, timeout: float) -> None:
+    """Ask every worker to exit at once, killing one only after ``timeout`` seconds."""
+    await asyncio.gather(*(nanny.close(timeout=timeout) for nanny in nannies))
+
+
 def connect(scheduler: str | None = None, *, workers: int | None = None, threads: int | None = None,
             timeout: float = 10.0) -> Cluster:
     """A new :class:`LocalCluster` (``scheduler`` None), or a client of the scheduler at ``scheduler``.
@@ -84,6 +96,7 @@ def connect(scheduler: str | None = None, *, workers: int | None = None, threads
 
         def close() -> None:
             client.close()
+            cluster.sync(_close_workers, list(cluster.workers.values()), WORKER_EXIT_S)
             cluster.close()
 
         return Cluster(client, per_cell, f"local cluster: {n_workers} workers × {per_cell} torch thread(s)", close)

@@ -14,7 +14,8 @@ import re
 from pathlib import Path
 
 from replications import CHAPTER_ORDER, ROOT
-from replications.report import ChapterMetrics, totals
+from replications.runner.report import ChapterMetrics, totals
+from replications.sweep_summary import committed_summaries
 from scorelib.claims import show_value, verdict_of
 
 #: The landing page and the marker lines between which its summary line is rewritten.
@@ -31,8 +32,6 @@ SWEPT_PROFILES: tuple[str, ...] = ("full", "quick")
 
 def across_seeds(profiles: tuple[str, ...] = SWEPT_PROFILES) -> dict[str, dict[str, dict]]:
     """The committed sweep summaries by chapter, then profile (``replications/<chapter>/sweeps/<profile>/``)."""
-    from replications.sweep_summary import committed_summaries
-
     out: dict[str, dict[str, dict]] = {}
     for profile in profiles:
         for s in committed_summaries(profile):
