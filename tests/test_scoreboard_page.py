@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -68,3 +69,17 @@ def test_across_seed_columns_read_the_committed_sweep(records):
     assert "full: 1/1 · 3 seeds<br>quick: 0/1 · 3 seeds" in scoreboard_page.scoreboard_html(records, sweeps)
     assert "<td>—</td>" in scoreboard_page.scoreboard_html(records, {})  # a chapter not yet swept
     assert "seeds," not in scoreboard_page.claims_html(records, {})
+
+
+def test_a_claim_still_improving_reads_so_on_both_scoreboards():
+    """A not-replicated claim on a compute curve that has not converged: 'not replicated · still improving at our
+    budget' in the HTML claims table (coloured as not replicated) and '(still improving)' in the text scoreboard."""
+    claim = {"id": "kid", "quantity": "q", "source": "s", "verdict": "not replicated", "measured": 0.3, "se": 0.02,
+             "digits": 2, "criterion": "≤ 0.1", "converged": False, "curve": []}
+    record = report.ChapterMetrics(Path("metrics.json"), {"chapter": "ddpm", "claims": [claim], "profile": "full"})
+    page = scoreboard_page.claims_html([record])
+    assert '<td class="verdict v-no">not replicated · still improving at our budget' in page
+    assert "kid (still improving)" in report.scoreboard([record])
+    converged = report.ChapterMetrics(Path("metrics.json"),
+                                      {"chapter": "ddpm", "claims": [claim | {"converged": True}], "profile": "full"})
+    assert "still improving" not in scoreboard_page.claims_html([converged])

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from replications import CHAPTER_ORDER, ROOT
-from scorelib.claims import verdict_of, text_table
+from scorelib.claims import text_table, verdict_label, verdict_of
 from scorelib.errors import CorruptArtifactError
 
 
@@ -52,8 +52,10 @@ class ChapterMetrics:
 
     @property
     def failed(self) -> list[str]:
-        """Claims not replicated or inconclusive, and checks that fail."""
-        return [c["id"] for c in self.claims if verdict_of(c) != "replicated"]
+        """Claims not replicated or inconclusive, and checks that fail; "(still improving)" after a claim whose
+        compute curve had not converged (:func:`~scorelib.claims.verdict_label`)."""
+        return [c["id"] + (" (still improving)" if verdict_label(c) != verdict_of(c) else "")
+                for c in self.claims if verdict_of(c) != "replicated"]
 
     @property
     def control_defects(self) -> list[str]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from replications import CHAPTER_ORDER, ROOT
 from replications.runner.report import ChapterMetrics, totals
 from replications.sweep_summary import committed_summaries
-from scorelib.claims import show_value, verdict_of
+from scorelib.claims import show_value, verdict_label
 
 #: The landing page and the marker lines between which its summary line is rewritten.
 LANDING = ROOT.parent / "book" / "intro.md"
@@ -87,7 +87,8 @@ def _table(css: str, head: str, rows: list[str]) -> str:
 
 def _verdict_cell(verdict: str, across: str | None = None) -> str:
     """The verdict, coloured; under it (``across``) the verdict and pass rate across the seeds of the sweep."""
-    css = {"replicated": "v-yes", "not replicated": "v-no", "inconclusive": "v-maybe"}.get(verdict, "v-check")
+    base = verdict.split(" · ")[0]  # "not replicated · still improving at our budget" is coloured as "not replicated"
+    css = {"replicated": "v-yes", "not replicated": "v-no", "inconclusive": "v-maybe"}.get(base, "v-check")
     seeds = "" if across is None else f'<br><span class="seeds">seeds, {across}</span>'
     return f'<td class="verdict {css}">{_e(verdict)}{seeds}</td>'
 
@@ -148,7 +149,7 @@ def claims_html(records: list[ChapterMetrics], sweeps: dict[str, dict[str, dict]
     rows = []
     for r in records:
         for c in r.claims:
-            verdict = "check" if c.get("check") else verdict_of(c)
+            verdict = "check" if c.get("check") else verdict_label(c)
             paper = "—" if c.get("paper") is None or c.get("reference", "paper") != "paper" else _claim_value(c, "paper", "")
             target = ("" if c.get("reference", "paper") == "paper" or c.get("paper") is None
                       else f" ({_e(c['reference'])}: {_claim_value(c, 'paper', '')})")
