@@ -99,6 +99,7 @@ def _toy_result(mmd: dict[str, float]) -> "ex.ToyResult":
 
 def _digits_result() -> "ex.DigitsResult":
     return ex.DigitsResult(("eps/simple", "mean/vlb"), {"eps/simple": 5.0, "mean/vlb": 10.0}, 2.0, 20.0, 100.0,
+                           {"eps/simple": (0.01, 0.02)}, (0.0, 0.02), (0.04, 0.03), (0.25, 0.03),
                            {"eps/simple": 2.0}, {}, {}, 2.4, {"eps/simple": (-0.1, 0.02)}, 10, 4)
 
 

@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 
 from scorelib.claims import Claim, ClaimTable, Measured
+from scorelib.curves import ComputeCurve, CurvePoint, at_budget, doubling_budgets, fit_over_budgets
 from scorelib.errors import ConfigError
 from scorelib.datasets import FunctionBatch, step_functions, step_posterior_probability
 from scorelib.gp import step_gp_posterior
@@ -54,7 +55,8 @@ class Config:
     layers: int = 3
     heads: int = 4
     train_points: int = 16
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=1500, batch_size=64, lr=1e-3,
+    # quick 1,600 steps (was 1,500): a multiple of 8, so that the compute curve halves it three times
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=1600, batch_size=64, lr=1e-3,
                                                                    ema_decay=0.995))
     # conditional sampling
     n_samples: int = 256
@@ -142,7 +144,16 @@ def fit(cfg: Config, seed: int, device: torch.device, progress: bool = True) -> 
     x_prior = grid(cfg).expand(cfg.prior_samples, -1, -1).to(device)
     prior = prior_samples(net, schedule(cfg), x_prior, generator=STREAMS.generator(seed, "prior"))
     state["prior"] = centred_to_unit(prior).cpu()
-    return state
+    return state | fit_over_budgets(cfg, "train", lambda c: fit_curve_point(c, seed, device, progress), "curve")
+
+
+def fit_curve_point(cfg: Config, seed: int, device: torch.device, progress: bool = True) -> dict[str, Tensor]:
+    """The NDP trained from scratch for ``cfg.train`` and its ``n_samples`` conditional samples on the grid at
+    U = ``resample`` (the claims' setting; drawn from the start of the sampling stream, where the profile's run
+    draws U = 1 and 3 first)."""
+    net = load_net(cfg, fit_model(cfg, seed, device, progress), device)
+    return {"samples": sample_at(cfg, net, grid(cfg), cfg.n_samples, cfg.resample,
+                                 STREAMS.generator(seed, "table"), device)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -292,6 +303,17 @@ def measured_controls(r: StepResult) -> dict[str, Measured]:
     return {claim: by[which][claim] for claim, which in CONTROL_OF.items()}
 
 
-def claim_results(r: StepResult, profile: str):
-    """The claims table's verdicts for ``r`` (controls included)."""
-    return CLAIMS.check(measured_claims(r), profile, controls=measured_controls(r))
+def measured_curves(cfg: Config, state: dict[str, Tensor], r: StepResult) -> dict[str, ComputeCurve]:
+    """The counted NDP claims on each stored smaller run (:func:`fit_curve_point`), scored by the same
+    :func:`_fractions` as the profile's run (each with its binomial se), ending at ``r``'s."""
+    index, n = probe_index(cfg), r.n_samples or 1
+    budgets = doubling_budgets(cfg.train.steps)
+    rows = [_fractions(probe_fractions(cfg, at_budget(state, "curve", steps)["samples"][:, index]), n)
+            for steps in budgets[:-1]] + [_fractions(r.main, n)]
+    return {claim_id: ComputeCurve(tuple(CurvePoint(steps, *row[claim_id]) for steps, row in zip(budgets, rows)))
+            for claim_id in CONTROL_OF}
+
+
+def claim_results(r: StepResult, profile: str, curves: dict[str, ComputeCurve] | None = None):
+    """The claims table's verdicts for ``r`` (controls included, and the compute curves when given)."""
+    return CLAIMS.check(measured_claims(r), profile, controls=measured_controls(r), curves=curves)

@@ -175,12 +175,15 @@ def compute_curve(ax, result: "ClaimResult", *, label: str = "model") -> None:
 
 
 def compute_curves(results: "ClaimResults", ylabels: dict[str, str] | None = None) -> Figure:
-    """One :func:`compute_curve` panel per claim of ``results`` that has a compute curve, side by side."""
+    """One :func:`compute_curve` panel per claim of ``results`` that has a compute curve, three to a row."""
     with_curve = [r for r in results.results if r.curve is not None]
     if not with_curve:
         raise ConfigError("no claim of these results has a compute curve to draw")
-    fig, axes = figure(ncols=len(with_curve), height=3.4)
-    for ax, r in zip(axes[0], with_curve):
+    ncols = min(len(with_curve), 3)
+    fig, axes = figure(ncols=ncols, nrows=-(-len(with_curve) // ncols), height=3.4)
+    for ax, r in zip(axes.flat, with_curve):
         compute_curve(ax, r)
         ax.set_ylabel((ylabels or {}).get(r.claim.id, r.claim.id))
+    for ax in axes.flat[len(with_curve):]:
+        ax.set_visible(False)
     return fig
