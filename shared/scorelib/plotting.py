@@ -170,8 +170,9 @@ def compute_curve(ax, result: "ClaimResult", *, label: str = "model") -> None:
         ax.set_yscale("symlog", linthresh=scale)
     ax.minorticks_off()
     ax.set_xlabel("training steps")
-    ax.set_title(f"{result.claim.id}: {'converged' if result.converged else 'still moving'} over the last doubling")
-    ax.legend()
+    ax.set_title(f"{result.claim.id}\n{'converged' if result.converged else 'still moving'} over the last doubling",
+                 fontsize="small")
+    ax.legend(fontsize="x-small")
 
 
 def compute_curves(results: "ClaimResults", ylabels: dict[str, str] | None = None) -> Figure:
