@@ -132,8 +132,9 @@ def test_training_step_reduces_the_loss_on_a_fixed_batch():
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_attention_over_one_input_dimension_is_v_and_its_shortcut_is_exact(dtype):
     """With D = 1 the attention across dimensions has one key, softmax 1: the block skips q and k and projects v
-    alone. That shortcut gives bitwise the full computation, and the q, k weights get the gradient the full
-    computation gives them: exactly 0."""
+    alone. That shortcut gives the full computation to round-off (bitwise on the AVX2 machine that measured it; on an
+    AVX-512 CPU the v-only GEMM is blocked differently and float64 differs in the last bit), and the q, k weights get
+    the gradient the full computation gives them: exactly 0."""
     from scorelib.nets.bidimensional_attention import _attention
     torch.manual_seed(0)
     att = _model().blocks[0].att_dims.to(dtype)
@@ -142,8 +143,10 @@ def test_attention_over_one_input_dimension_is_v_and_its_shortcut_is_exact(dtype
     q, k, v = att.qkv(h).chunk(3, dim=-1)
     split = lambda z: z.reshape(35, 1, att.heads, -1).transpose(1, 2)  # noqa: E731
     full = att.proj(_attention(split(q), split(k), split(v)).transpose(1, 2).reshape(5, 7, 1, -1))
-    assert torch.equal(fast, full)
+    eps = torch.finfo(dtype).eps
+    torch.testing.assert_close(fast, full, rtol=8 * eps, atol=8 * eps)
     g_fast, = torch.autograd.grad(fast.sum(), att.qkv.weight)
     g_full, = torch.autograd.grad(full.sum(), att.qkv.weight)
     out = att.qkv.out_features // 3
-    assert torch.equal(g_fast, g_full) and not g_full[:2 * out].any()
+    torch.testing.assert_close(g_fast, g_full, rtol=8 * eps, atol=8 * eps * float(g_full.abs().max()))
+    assert not g_full[:2 * out].any() and not g_fast[:2 * out].any()
