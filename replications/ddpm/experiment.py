@@ -405,8 +405,21 @@ def toy_metrics(mix: GaussianMixture, x: Tensor, data_logp: float, test: Tensor,
             float(mmd2(x[:n_mmd].float(), test, bandwidths, biased=True, kyy=k_test)), 1 - float(finite.double().mean()))
 
 
+@dataclass(frozen=True)
+class ToyReference:
+    """What every toy sample set is scored against: E_data log p, one test set, its kernel and the MMD null."""
+
+    data_logp: float
+    test: Tensor  # [n_mmd, 2]
+    bandwidths: tuple[float, ...]
+    k_test: float
+    null: Tensor  # [MMD_NULL_DRAWS]
+    n_mmd: int
+
+
 @num_threads(1)
-def toy_check(cfg: Config, state: dict[str, Tensor], seed: int) -> ToyResult:
+def toy_reference(cfg: Config, seed: int) -> ToyReference:
+    """The toy's :class:`ToyReference` (stream ``toy_test``): it depends on the seed and sizes, not on any model."""
     mix = mixture(cfg)
     g = generator(seed, "toy_test")
     data_logp = float(mix.log_prob(mix.sample(cfg.toy_entropy_samples, g)[0]).mean())
@@ -416,6 +429,17 @@ def toy_check(cfg: Config, state: dict[str, Tensor], seed: int) -> ToyResult:
     k_test = rbf_kernel_mean(test, test, bandwidths)
     null = mmd2_null(lambda n, gen: mix.sample(n, gen)[0].float(), test, n_mmd, bandwidths, MMD_NULL_DRAWS, g,
                      kyy=k_test)
+    return ToyReference(data_logp, test, bandwidths, k_test, null, n_mmd)
+
+
+@num_threads(1)
+def toy_check(cfg: Config, state: dict[str, Tensor], seed: int, reference: ToyReference | None = None) -> ToyResult:
+    """Every stored toy sample set (and the moment-matched Gaussian's) scored against ``reference`` (default: this
+    seed's :func:`toy_reference`)."""
+    mix = mixture(cfg)
+    ref = reference if reference is not None else toy_reference(cfg, seed)
+    data_logp, test, bandwidths, k_test, null, n_mmd = (ref.data_logp, ref.test, ref.bandwidths, ref.k_test, ref.null,
+                                                         ref.n_mmd)
     gauss = moment_matched_gaussian(mix).sample(cfg.toy_samples, generator(seed, "controls", 2))[0]
     samples = {(v, r): state[f"toy.{v}.{r}.samples"] for v in cfg.toy_variants for r in range(cfg.toy_seeds)}
     samples[(GAUSSIAN, 0)] = gauss
@@ -637,7 +661,8 @@ def measured_curves(cfg: Config, state: dict[str, Tensor], seed: int, toy: ToyRe
     """Every claim measured on a trained network, at each budget of its compute curve: the toy claims (every
     variant retrained at B/8, B/4, B/2 and scored by :func:`toy_check`, ending at ``toy``) and the digits claims."""
     budgets = doubling_budgets(cfg.toy_train.steps)
-    rows = [toy_claims(toy_check(cfg, at_budget(state, "toy_curve", steps), seed)) for steps in budgets[:-1]]
+    reference = toy_reference(cfg, seed)  # the same for every budget
+    rows = [toy_claims(toy_check(cfg, at_budget(state, "toy_curve", steps), seed, reference)) for steps in budgets[:-1]]
     rows.append(toy_claims(toy))
     curves = {claim_id: ComputeCurve(tuple(CurvePoint(steps, row[claim_id]) for steps, row in zip(budgets, rows)),
                                      tolerance)
