@@ -145,17 +145,50 @@ def test_a_sampler_batch_over_the_row_limit_runs_in_equal_chunks_of_whole_functi
     g = _gen(2)
     x = torch.randn(301, 11, 1, generator=g, dtype=dtype)
     y = torch.randn(301, 11, generator=g, dtype=dtype)
-    mask = torch.rand(301, 11, generator=g) > 0.2
     t = torch.tensor(7)
     with torch.no_grad():
-        whole = net(x, y, torch.full((301,), 7, dtype=dtype), mask)
+        whole = net(x, y, torch.full((301,), 7, dtype=dtype))
         sizes.clear()
-        assert torch.equal(eps_fn(net, x, mask, chunk_rows=301 * 11)(y, t), whole) and sizes == [301]
+        assert torch.equal(eps_fn(net, x, chunk_rows=301 * 11)(y, t), whole) and sizes == [301]
         sizes.clear()
-        chunked = eps_fn(net, x, mask, chunk_rows=32 * 11 + 5)(y, t)
+        chunked = eps_fn(net, x, chunk_rows=32 * 11 + 5)(y, t)
     assert len(sizes) == 10 and set(sizes) <= {30, 31} and sum(sizes) == 301
     eps = torch.finfo(dtype).eps
     torch.testing.assert_close(chunked, whole, rtol=64 * eps, atol=64 * eps * float(whole.abs().max()))
+
+
+def test_padded_points_are_packed_away_not_masked():
+    """With a mask that hides points, eps_fn calls the network on each function's real points alone, unmasked
+    (functions grouped by their number of real points, each group in chunks under the row limit): ε at the real
+    points equals the masked call's to round-off (float64, 64 ulp: the network ignores a masked point), and a padded
+    point's ε is 0."""
+    from scorelib.nets import BiDimensionalAttention
+    from scorelib.ndp import eps_fn, pack_by_real_points
+    torch.manual_seed(0)
+    net = BiDimensionalAttention(hidden=16, layers=2, heads=4).double().eval()
+    torch.nn.init.normal_(net.head[-1].weight)
+    calls: list[tuple[int, int, bool]] = []
+    net.register_forward_pre_hook(lambda module, args: calls.append((args[0].shape[0], args[0].shape[1],
+                                                                      len(args) > 3 and args[3] is not None)))
+    g = _gen(3)
+    x = torch.randn(120, 9, 2, generator=g, dtype=DT)
+    y = torch.randn(120, 9, generator=g, dtype=DT)
+    mask = torch.rand(120, 9, generator=g) > 0.3
+    mask[:, 0] = True
+    with torch.no_grad():
+        masked = net(x, y, torch.full((120,), 7, dtype=DT), mask)
+        calls.clear()
+        packed = eps_fn(net, x, mask, chunk_rows=20 * 9 * 2)(y, torch.tensor(7))
+    counts = mask.sum(-1)
+    assert {(n, m) for _, n, m in calls} <= {(int(p), False) for p in counts.unique()}  # real points only, unmasked
+    assert sum(b for b, _, _ in calls) == 120 and all(b * n * 2 <= 20 * 9 * 2 for b, n, _ in calls)
+    assert bool((packed[~mask] == 0).all())
+    eps = torch.finfo(DT).eps
+    torch.testing.assert_close(packed[mask], masked[mask], rtol=64 * eps, atol=64 * eps * float(masked.abs().max()))
+    packs = pack_by_real_points(mask)
+    assert sorted(int(i) for rows, _ in packs for i in rows) == list(range(120))
+    for rows, points in packs:  # each row's real points, in their order
+        assert bool(mask[rows[:, None], points].all()) and bool((points[:, 1:] > points[:, :-1]).all())
 
 
 def test_unit_and_centred_scales_are_inverse_affine_maps():

@@ -198,3 +198,26 @@ def test_the_kernel_allocator_settings_change_no_number():
     with kernel_environment({"THP_MEM_ALLOC_ENABLE": "1"}):
         huge = probe()
     assert len(plain) == 64 and plain == huge
+
+
+def test_map_chunks_runs_each_chunk_on_one_thread_with_the_callers_grad_mode():
+    """map_chunks on 2 CPU threads: the results of 1-thread chunks, bitwise and in order, whatever the schedule;
+    each chunk sees one intra-op thread and the caller's grad mode; the caller's thread count is restored."""
+    from scorelib.runtime import map_chunks, num_threads
+    a = torch.randn(64, 300, generator=torch.Generator().manual_seed(0))
+    chunks = list(range(8))
+    seen: list[tuple[int, bool]] = []
+
+    def fn(i: int) -> torch.Tensor:
+        seen.append((torch.get_num_threads(), torch.is_grad_enabled()))
+        return (a[i::8] @ a.T).sum(0)
+    with num_threads(1):
+        serial = [fn(i) for i in chunks]
+    seen.clear()
+    with num_threads(2), torch.no_grad():
+        threaded = map_chunks(fn, chunks, torch.device("cpu"))
+        assert torch.get_num_threads() == 2
+    assert all(torch.equal(u, v) for u, v in zip(serial, threaded))
+    assert seen == [(1, False)] * 8
+    with num_threads(2):
+        assert map_chunks(lambda i: torch.tensor(i), [5], torch.device("cpu"))[0] == 5  # one chunk: in place
