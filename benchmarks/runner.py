@@ -4,7 +4,8 @@
                          [--only ROW ...] [--threads N]
 
 Rows (``--only`` takes these names): ddpm_train, ddpm_sample_small (1000 steps, 500 points: the per-step
-overhead shows), ddpm_sample (10,000 points), pf_likelihood, ndp_train_bidim, ndp_train_point, ndp_repaint.
+overhead shows), ddpm_sample (10,000 points), pf_likelihood, ndp_train_bidim, ndp_train_point, ndp_repaint, and
+roofline (the machine's matmul peak and the fraction of it the hot loops reach: :mod:`benchmarks.roofline`).
 Each contender of a row does the same work; times are paired per round and divided by the round's bare-torch time (see :mod:`benchmarks.core`). ``--quick`` shrinks the sizes (fewer points and steps) for a
 smoke run of a minute. A peer that is not installed (``benchmarks/requirements.txt``) is reported in its row.
 """
@@ -22,10 +23,10 @@ from collections.abc import Callable
 import torch
 
 ROWS = ("ddpm_train", "ddpm_sample_small", "ddpm_sample", "pf_likelihood", "ndp_train_bidim", "ndp_train_point",
-        "ndp_repaint")
+        "ndp_repaint", "roofline")
 #: paired rounds per row by default (the slow rows need fewer to settle)
 DEFAULT_ROUNDS = {"ddpm_train": 15, "ddpm_sample_small": 7, "ddpm_sample": 2, "pf_likelihood": 2,
-                  "ndp_train_bidim": 12, "ndp_train_point": 12, "ndp_repaint": 5}
+                  "ndp_train_bidim": 12, "ndp_train_point": 12, "ndp_repaint": 5, "roofline": 5}
 
 
 def _builders(quick: bool) -> dict[str, Callable]:
@@ -86,16 +87,27 @@ def main(argv: list[str] | None = None) -> int:
     builders = _builders(args.quick)
     rows: list[dict] = []
     from benchmarks.core import format_table, time_rounds
+    from benchmarks.roofline import format_roofline, roofline_rows
+    roofline: list[dict] = []
     for name in args.only or ROWS:
         rounds = args.rounds or (3 if args.quick else DEFAULT_ROUNDS[name])
+        if name == "roofline":
+            print(f"roofline: matmul peak and hot loops — {rounds} rounds each", file=sys.stderr)
+            roofline = roofline_rows(device, rounds, args.quick, log=lambda m: print(m, file=sys.stderr))
+            continue
         bench = builders[name](device)
         print(f"{name}: {bench.title} — {rounds} rounds of {bench.unit}", file=sys.stderr)
         rows += time_rounds(bench, device, rounds, args.warmup, log=lambda m: print(m, file=sys.stderr))
-    print(format_table(rows))
-    print("* ours; '/ bare' and '/ peer': median over paired rounds of the time divided by that round's bare torch "
-          "(fastest peer) time; IQR: the middle half of the ratio to bare")
+    if rows:
+        print(format_table(rows))
+        print("* ours; '/ bare' and '/ peer': median over paired rounds of the time divided by that round's bare "
+              "torch (fastest peer) time; IQR: the middle half of the ratio to bare")
+    if roofline:
+        print(format_roofline(roofline))
+        print("GFLOP: counted by torch.utils.flop_counter (matmuls, convolutions, attention); 'of peak': the median "
+              "rate over the best float32 matmul rate")
     if args.json:
         stamp = {k: env[k] for k in ("date", "device", "threads", "torch")}
         with open(args.json, "w") as f:
-            json.dump([row | stamp for row in rows], f, indent=1)
+            json.dump([row | stamp for row in rows + roofline], f, indent=1)
     return 0

@@ -62,3 +62,33 @@ def test_cuda_without_a_gpu_fails_with_one_clear_line():
     message = proc.stderr.strip()
     assert len(message.splitlines()) == 1 and "Traceback" not in message
     assert "no CUDA GPU" in message and "--device cpu" in message
+
+
+def test_flops_are_counted_for_matmuls_and_the_cpu_attention_kernel():
+    """The roofline's FLOP count: 2n³ for an n × n matmul; for CPU attention, torch's SDPA formula 4·B·H·L·S·E
+    forward (the CPU flash kernel is missing from torch's own table), and 2.5× that backward."""
+    import torch.nn.functional as F
+
+    from benchmarks.roofline import counted_flops
+    a = torch.randn(64, 64)
+    assert counted_flops(lambda: a @ a) == 2 * 64**3
+    q = torch.randn(3, 4, 10, 16, requires_grad=True)
+    forward = 4 * 3 * 4 * 10 * 10 * 16
+    assert counted_flops(lambda: F.scaled_dot_product_attention(q, q, q)) == forward
+    assert counted_flops(lambda: F.scaled_dot_product_attention(q, q, q).sum().backward()) == forward * 7 // 2
+
+
+def test_the_roofline_rows_give_a_rate_and_a_fraction_of_the_peak(tmp_path):
+    out = tmp_path / "roofline.json"
+    proc = _run(["--quick", "--only", "roofline", "--rounds", "1", "--threads", "1", "--json", str(out)])
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(out.read_text())
+    peak = [r for r in rows if r["kind"] == "peak"]
+    loops = {r["contender"]: r for r in rows if r["kind"] == "hot loop"}
+    assert len(peak) == 1 and peak[0]["gflops"] > 0
+    assert set(loops) == {"ndp_repaint_call", "unet_train_ddpm", "unet_train_ncsn", "ndp_train_step",
+                          "ddpm_ancestral_step"}
+    for row in loops.values():
+        assert row["flops"] > 0 and row["median_ms"] > 0 and row["bound"]
+        assert row["fraction_of_peak"] == pytest.approx(row["gflops"] / peak[0]["gflops"])
+    assert "of peak" in proc.stdout and "ndp_repaint_call" in proc.stdout
