@@ -8,6 +8,8 @@ AdamW at lr 2e-3, and the ε-prediction L_simple loss. smalldiffusion parameteri
 
 from __future__ import annotations
 
+import functools
+import sys
 from dataclasses import dataclass
 
 import torch
@@ -53,6 +55,15 @@ def pool(n: int, device: torch.device) -> torch.Tensor:
     mix = GaussianMixture(torch.tensor([0.5, 0.3, 0.2]), torch.tensor([[-2.0, 0.0], [2.0, 1.0], [0.0, -2.5]]),
                           torch.stack([s**2 * torch.eye(2) for s in (0.3, 0.5, 0.2)]))
     return mix.sample(n, torch.Generator().manual_seed(0))[0].to(device=device, dtype=torch.float32)
+
+
+def _silence_progress_bar() -> None:
+    """smalldiffusion's ``training_loop`` wraps its epochs in a tqdm bar, and the row runs it over 10⁹ epochs (the
+    steps are drawn one at a time), so a bar with a total of 10⁹ printed at the start of ``python -m benchmarks``
+    (issue 26). Its module's ``tqdm`` is given ``disable=True``, whatever the environment says."""
+    module = sys.modules.get("smalldiffusion.diffusion")
+    if module is not None and hasattr(module, "tqdm"):
+        module.tqdm = functools.partial(module.tqdm, disable=True)
 
 
 def _steps(n: int, it) -> None:
@@ -150,6 +161,7 @@ def training(device: torch.device, sizes: Sizes) -> Benchmark:
                 return self.net(x, sigma.reshape(-1).expand(x.shape[0]))
 
         from torch.utils.data import DataLoader
+        _silence_progress_bar()
         torch.manual_seed(1)
         loader = DataLoader(data, batch_size=sizes.batch, shuffle=True, drop_last=True)
         sd_it = sd.training_loop(loader, SDNet().to(device), sd.ScheduleDDPM(T, BETA_1, BETA_T), epochs=10**9, lr=LR)

@@ -25,7 +25,7 @@ import torch
 ROWS = ("ddpm_train", "ddpm_sample_small", "ddpm_sample", "pf_likelihood", "ndp_train_bidim", "ndp_train_point",
         "ndp_repaint", "roofline")
 #: paired rounds per row by default (the slow rows need fewer to settle)
-DEFAULT_ROUNDS = {"ddpm_train": 15, "ddpm_sample_small": 7, "ddpm_sample": 2, "pf_likelihood": 2,
+DEFAULT_ROUNDS = {"ddpm_train": 15, "ddpm_sample_small": 7, "ddpm_sample": 5, "pf_likelihood": 4,
                   "ndp_train_bidim": 12, "ndp_train_point": 12, "ndp_repaint": 5, "roofline": 5}
 
 
