@@ -29,6 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
 
+from scorelib.runtime import num_threads
+
 _CPU_FLASH = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
 _CPU_FLASH_BACKWARD = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward
 
@@ -42,10 +44,12 @@ def _cpu_flash_backward_flops(grad_out, query, key, value, *args, out_shape=None
 
 
 def counted_flops(fn: Callable[[], object]) -> int:
-    """The FLOPs of one ``fn()`` (matmuls, convolutions and attention, forward and backward)."""
+    """The FLOPs of one ``fn()`` (matmuls, convolutions and attention, forward and backward). Counted on one intra-op
+    thread: the counter sees the calling thread's operations only, and on one thread
+    :func:`scorelib.runtime.map_chunks` runs every chunk there (the FLOPs do not depend on the threads)."""
     mode = FlopCounterMode(display=False, custom_mapping={_CPU_FLASH: _cpu_flash_flops,
                                                           _CPU_FLASH_BACKWARD: _cpu_flash_backward_flops})
-    with mode:
+    with num_threads(1), mode:
         fn()
     return mode.get_total_flops()
 

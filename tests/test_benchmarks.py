@@ -76,6 +76,14 @@ def test_flops_are_counted_for_matmuls_and_the_cpu_attention_kernel():
     forward = 4 * 3 * 4 * 10 * 10 * 16
     assert counted_flops(lambda: F.scaled_dot_product_attention(q, q, q)) == forward
     assert counted_flops(lambda: F.scaled_dot_product_attention(q, q, q).sum().backward()) == forward * 7 // 2
+    from scorelib.nets import BiDimensionalAttention
+    from scorelib.ndp import eps_fn
+    from scorelib.runtime import num_threads
+    net = BiDimensionalAttention(hidden=8, layers=1, heads=2).eval()
+    x, y = torch.randn(40, 5, 1), torch.randn(40, 5)
+    one_call = counted_flops(lambda: net(x, y, torch.full((40,), 3.0)))
+    with num_threads(2), torch.no_grad():  # chunks on worker threads are counted too
+        assert counted_flops(lambda: eps_fn(net, x, chunk_rows=50)(y, torch.tensor(3))) == one_call > 0
 
 
 def test_the_roofline_rows_give_a_rate_and_a_fraction_of_the_peak(tmp_path):
