@@ -23,7 +23,7 @@ def gp() -> ex.GPFit:
 
 
 def _test_images() -> torch.Tensor:
-    return ex.images(CFG, "test")[: CFG.test_images].reshape(CFG.test_images, -1)
+    return ex.test_images(CFG)
 
 
 def _state(per_setting) -> dict[str, torch.Tensor]:

@@ -82,6 +82,11 @@ def images(cfg: Config, split: str) -> Tensor:
     return digits_images(split, DTYPE)
 
 
+def test_images(cfg: Config) -> Tensor:
+    """The first ``test_images`` test images as functions on the pixel grid: ``[n, H·W]`` in [0, 1]."""
+    return images(cfg, "test")[: cfg.test_images].reshape(cfg.test_images, -1)
+
+
 def schedule(cfg: Config) -> DDPMSchedule:
     return DDPMSchedule.ndp(cfg.T, cfg.beta_min, cfg.beta_max)
 
@@ -135,7 +140,7 @@ def fit(cfg: Config, seed: int, device: torch.device, progress: bool = True) -> 
     """Everything slow: training, and the conditional samples of every test image under every mask."""
     state = fit_model(cfg, seed, device, progress)
     net = load_net(cfg, state, device)
-    test = images(cfg, "test")[: cfg.test_images].reshape(cfg.test_images, -1)
+    test = test_images(cfg)
     g = STREAMS.generator(seed, "sample")
     for name, observed in masks(cfg, seed, cfg.test_images).items():
         state[f"samples.{name}"] = complete(cfg, net, test, observed, cfg.n_samples, g, device).to(torch.float16)
@@ -151,7 +156,7 @@ def fit_curve_point(cfg: Config, seed: int, device: torch.device, progress: bool
     weights and training stream as the profile's) and its completions of the test images under the random masks,
     the only ones the counted claims read (drawn as the profile's are, from the start of the sampling stream)."""
     net = load_net(cfg, fit_model(cfg, seed, device, progress), device)
-    test = images(cfg, "test")[: cfg.test_images].reshape(cfg.test_images, -1)
+    test = test_images(cfg)
     g = STREAMS.generator(seed, "sample")
     random = masks(cfg, seed, cfg.test_images)
     return {f"samples.{name}": complete(cfg, net, test, random[name], cfg.n_samples, g, device).to(torch.float16)
@@ -271,7 +276,7 @@ def unobserved_mse(prediction: Tensor, test: Tensor, observed: Tensor) -> float:
 
 def regression_check(cfg: Config, state: dict[str, Tensor], seed: int, gp: GPFit | None = None) -> RegressionResult:
     gp = fit_gp(cfg) if gp is None else gp
-    test = images(cfg, "test")[: cfg.test_images].reshape(cfg.test_images, -1).double()
+    test = test_images(cfg).double()
     mean_image = images(cfg, "train").double().mean(0).reshape(-1)
     emp_mean, emp_cov = empirical_gaussian(cfg)
     context_free = state["prior"].double().reshape(len(state["prior"]), -1).mean(0)  # the NDP without context
@@ -350,7 +355,7 @@ CURVE_CLAIMS = ("ndp_vs_mean_image_50", "ndp_vs_gp_50", "ndp_vs_empirical_gaussi
 def measured_curves(cfg: Config, state: dict[str, Tensor], seed: int, r: RegressionResult) -> dict[str, ComputeCurve]:
     """The counted claims at each stored smaller budget (:func:`fit_curve_point`): its conditional means' MSEs on
     the random masks, against the same baselines as the profile's run ``r``, by the same :func:`_ratios`."""
-    test = images(cfg, "test")[: cfg.test_images].reshape(cfg.test_images, -1).double()
+    test = test_images(cfg).double()
     random = masks(cfg, seed, cfg.test_images)
     budgets = doubling_budgets(cfg.train.steps)
     rows = []

@@ -70,8 +70,8 @@ class Config:
     resample: int = 3
     figure_contexts: int = 5
     figure_samples: int = 32
-    # the compute curve: the NDPs retrained from scratch at 1/8, 1/4 and 1/2 of ``train.steps``, each scored on the
-    # a test set of ``curve_test_functions`` functions (the profile's run: ``test_functions``)
+    # the compute curve: the NDPs retrained from scratch at 1/8, 1/4 and 1/2 of ``train.steps``, each scored on a
+    # test set of ``curve_test_functions`` functions (the profile's run: ``test_functions``)
     curve_test_functions: int = 4
     # claim 1
     sym_points: int = 12
@@ -357,9 +357,7 @@ def fit(cfg: Config, seed: int, device: torch.device, progress: bool = True) -> 
     for kernel in GP_KERNELS:
         state.update(fit_model(cfg, kernel, seed, device, progress))
         net = load_net(cfg, state, kernel, device)
-        ts = test_set(cfg, kernel, seed)
-        state[f"samples.{kernel}"] = sample(cfg, net, ts.x_context, ts.y_context, ts.x_target, cfg.n_samples,
-                                            generator(seed, "sample", kernel), device, ts.context_mask)
+        state[f"samples.{kernel}"] = test_samples(cfg, net, kernel, seed, device, cfg.test_functions)
         xc, yc, xg = figure_inputs(cfg, kernel, seed)
         state[f"figure.{kernel}"] = sample(cfg, net, xc, yc, xg, cfg.figure_samples, generator(seed, "figure", kernel),
                                            device)
@@ -376,10 +374,16 @@ def fit_curve_point(cfg: Config, seed: int, device: torch.device, progress: bool
     out: dict[str, Tensor] = {}
     for kernel in GP_KERNELS:
         net = load_net(cfg, fit_model(cfg, kernel, seed, device, progress), kernel, device)
-        ts = test_set(cfg, kernel, seed, cfg.curve_test_functions)
-        out[f"samples.{kernel}"] = sample(cfg, net, ts.x_context, ts.y_context, ts.x_target, cfg.n_samples,
-                                          generator(seed, "sample", kernel), device, ts.context_mask)
+        out[f"samples.{kernel}"] = test_samples(cfg, net, kernel, seed, device, cfg.curve_test_functions)
     return out
+
+
+def test_samples(cfg: Config, net, kernel: str, seed: int, device: torch.device, n_functions: int) -> Tensor:
+    """``n_samples`` conditional samples ``[F, S, M]`` of each function of the test set of ``n_functions`` (its
+    padded contexts masked), from the start of the kernel's sampling stream."""
+    ts = test_set(cfg, kernel, seed, n_functions)
+    return sample(cfg, net, ts.x_context, ts.y_context, ts.x_target, cfg.n_samples, generator(seed, "sample", kernel),
+                  device, ts.context_mask)
 
 
 @dataclass

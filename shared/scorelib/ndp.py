@@ -116,8 +116,9 @@ def eps_fn(model: nn.Module, x: Tensor, mask: Tensor | None = None, timesteps: T
         if packs is None:
             return torch.cat(eps)
         out = torch.zeros_like(y_t)
-        for k, (rows, points) in enumerate(packs):
-            out[rows[:, None], points] = torch.cat([e for (kk, _, _), e in zip(calls, eps) if kk == k])
+        for (k, i, j), e in zip(calls, eps):
+            rows, points = packs[k]
+            out[rows[i:j, None], points[i:j]] = e
         return out
     return fn
 
