@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from replications import ROOT
+from replications.experiment_digest import experiment_digest
 from replications.parameters import check_parameters
 from scorelib import artifacts, runtime
 from scorelib.claims import ClaimResults, compare_results
@@ -102,6 +103,7 @@ class ChapterRun:
             "device": str(self.device),
             "wall_time_s": round(time.perf_counter() - self.started, 1),
             "git_commit": self.commit,
+            "experiment_digest": experiment_digest(self.config, [r.claim for r in results.results], self.profile),
             "versions": runtime.versions(),
             "summary": results.summary(),
             "claims": results.as_dicts(),

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from replications import CHAPTER_ORDER, ROOT
+from replications.experiment_digest import current_digest
 from scorelib.claims import markdown_table, text_table
 from scorelib.errors import MissingArtifactError
 
@@ -24,6 +25,26 @@ SUMMARY = "summary.json"
 
 def committed_dir(chapter: str, profile: str) -> Path:
     return ROOT / chapter / "sweeps" / profile
+
+
+def is_current(summary: dict) -> bool:
+    """Whether a summary's seeds measured the chapter's experiment as checked out (its profile's configuration and
+    criteria, :mod:`replications.experiment_digest`). A summary without a digest predates them: not current."""
+    digest = summary.get("experiment_digest")
+    return digest is not None and digest == current_digest(summary["chapter"], summary["profile"])
+
+
+def earlier_version_note(summary: dict) -> str:
+    """Why a summary that is not current is shown as history, and the command that measures the current one."""
+    commits = ", ".join(f"`{c[:7]}`" for c in summary["git_commits"])
+    seeds = summary["seeds"]
+    span = f"{seeds[0]}-{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1)) and len(seeds) > 1 else \
+        ",".join(map(str, seeds))
+    why = ("the profile's configuration or its claims' criteria have changed since"
+           if summary.get("experiment_digest") else "before sweeps recorded which version they measured")
+    return (f"an earlier version of this experiment, swept at {commits}, {why}: not the verdicts of today's claims; "
+            f"`python -m replications sweep {summary['chapter']} --seeds {span} --profile {summary['profile']}` "
+            f"measures them")
 
 
 def _num(value: float | None, digits: int) -> str:
@@ -47,7 +68,8 @@ def claims_table(summary: dict, *, markdown: bool = False) -> str:
                      seed0, c["criterion"]])
     header = ["claim", "across seeds", "passes", "mean ± sd", "min", "max", "seed 0", "criterion"]
     table = markdown_table(header, rows) if markdown else text_table(header, rows)
-    title = f"{summary['chapter']} · {summary['profile']} · seeds {', '.join(map(str, summary['seeds']))}"
+    title = f"{summary['chapter']} · {summary['profile']} · seeds {', '.join(map(str, summary['seeds']))}" + \
+        ("" if is_current(summary) else f"\nHISTORY: {earlier_version_note(summary)}".replace("`", ""))
     return (f"{table}\n\n**{summary['summary']}.**" if markdown else f"{title}\n{table}\n{summary['summary']}")
 
 
@@ -56,7 +78,7 @@ def book_table(summaries: Sequence[dict]) -> str:
     def ids(s: dict, verdict: str) -> str:
         return ", ".join(c["id"] for c in s["claims"] if not c["check"] and c["verdict"] == verdict) or "—"
 
-    rows = [[s["chapter"], s["profile"], len(s["seeds"]),
+    rows = [[s["chapter"], s["profile"] if is_current(s) else f"{s['profile']} (an earlier version)", len(s["seeds"]),
              f"{sum(c['verdict'] == 'replicated' for c in s['claims'] if not c['check'])}/"
              f"{sum(not c['check'] for c in s['claims'])}",
              ids(s, "seed 0 only"), ids(s, "seed-fragile"), ids(s, "inconclusive"), ids(s, "not replicated")]
@@ -96,8 +118,8 @@ def chapter_sweeps_markdown(chapter: str, profiles: Sequence[str] = ("full", "qu
         seeds = summary["seeds"]
         span = f"{seeds[0]}–{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1)) and len(seeds) > 1 else \
             ", ".join(map(str, seeds))
-        parts.append(f"**{profile.capitalize()} profile, seeds {span}** ({PROFILE_NOTES.get(profile, profile)}):\n\n"
-                     + claims_table(summary, markdown=True))
+        note = PROFILE_NOTES.get(profile, profile) if is_current(summary) else earlier_version_note(summary)
+        parts.append(f"**{profile.capitalize()} profile, seeds {span}** ({note}):\n\n" + claims_table(summary, markdown=True))
     return "\n\n".join(parts)
 
 

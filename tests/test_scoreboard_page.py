@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from replications import CHAPTER_ORDER
+from replications.experiment_digest import current_digest
 from replications.runner import report, scoreboard_page
 from scorelib.claims import show_value
 
@@ -60,15 +61,24 @@ def test_landing_summary_rewrite_is_idempotent_and_needs_the_markers(records, tm
 
 
 def test_across_seed_columns_read_the_committed_sweep(records):
-    claim = records[0].counted[0]
-    sweep = {"chapter": records[0].chapter, "seeds": [0, 1, 2], "claims": [
-        {"id": claim["id"], "check": False, "verdict": "seed-fragile", "n_passed": 2, "n": 3}]}
-    full = {**sweep, "claims": [{**sweep["claims"][0], "verdict": "replicated", "n_passed": 3}]}
-    sweeps = {records[0].chapter: {"full": full, "quick": sweep}}
+    claim, chapter = records[0].counted[0], records[0].chapter
+    sweep = {"chapter": chapter, "profile": "quick", "seeds": [0, 1, 2], "git_commits": ["abc"],
+             "experiment_digest": current_digest(chapter, "quick"), "claims": [
+                 {"id": claim["id"], "check": False, "verdict": "seed-fragile", "n_passed": 2, "n": 3}]}
+    full = {**sweep, "profile": "full", "experiment_digest": current_digest(chapter, "full"),
+            "claims": [{**sweep["claims"][0], "verdict": "replicated", "n_passed": 3}]}
+    sweeps = {chapter: {"full": full, "quick": sweep}}
     assert "seeds, full: replicated · 3/3<br>quick: seed-fragile · 2/3" in scoreboard_page.claims_html(records, sweeps)
     assert "full: 1/1 · 3 seeds<br>quick: 0/1 · 3 seeds" in scoreboard_page.scoreboard_html(records, sweeps)
     assert "<td>—</td>" in scoreboard_page.scoreboard_html(records, {})  # a chapter not yet swept
     assert "seeds," not in scoreboard_page.claims_html(records, {})
+    # a sweep of an earlier version of the experiment (another digest, or none recorded) shows no verdicts of today's
+    # claims, only that it is history
+    for earlier in ({**full, "experiment_digest": "0" * 16}, {k: v for k, v in full.items() if k != "experiment_digest"}):
+        stale = {chapter: {"full": earlier, "quick": sweep}}
+        assert "seeds, quick: seed-fragile · 2/3" in scoreboard_page.claims_html(records, stale)
+        assert "full: replicated" not in scoreboard_page.claims_html(records, stale)
+        assert "full: an earlier version · 3 seeds<br>quick: 0/1" in scoreboard_page.scoreboard_html(records, stale)
 
 
 def test_a_claim_still_improving_reads_so_on_both_scoreboards():

@@ -207,13 +207,16 @@ W = [0.50, 0.65, 0.55]  # seed 1 fails |w − 0.5| ≤ 0.1
 LUCKY = [0.05, 0.2, 0.3]  # passes at seed 0 only
 
 
-def _records(tmp_path: Path) -> list[report.ChapterMetrics]:
+TOY_DIGEST = "d1gest0f70yc1a1m"
+
+
+def _records(tmp_path: Path, digests: tuple[str | None, ...] = (TOY_DIGEST,) * 3) -> list[report.ChapterMetrics]:
     records = []
     for seed in (2, 0, 1):  # any order
         measured = {"w": W[seed], "lenient": W[seed], "lucky": LUCKY[seed], "never": 1.0, "noisy": (0.09, 0.02)}
         results = CLAIMS.check(measured, "quick", controls={c.id: 9.0 for c in CLAIMS})
         data = {"chapter": "toy", "profile": "quick", "retrain": True, "seed": seed, "git_commit": "abc",
-                "summary": results.summary(), "claims": results.as_dicts()}
+                "experiment_digest": digests[seed], "summary": results.summary(), "claims": results.as_dicts()}
         path = tmp_path / "quick" / "toy" / f"seed-{seed}" / "metrics.json"
         path.parent.mkdir(parents=True)
         path.write_text(json.dumps(data))
@@ -221,8 +224,10 @@ def _records(tmp_path: Path) -> list[report.ChapterMetrics]:
     return records
 
 
-def test_the_summary_statistics_match_a_hand_computation(tmp_path):
+def test_the_summary_statistics_match_a_hand_computation(tmp_path, monkeypatch):
+    monkeypatch.setattr(sweep_summary, "current_digest", lambda chapter, profile: TOY_DIGEST)
     summary = across_seeds.summarise(_records(tmp_path))
+    assert summary["experiment_digest"] == TOY_DIGEST
     claims = {c["id"]: c for c in summary["claims"]}
     w = claims["w"]
     mean = (0.50 + 0.65 + 0.55) / 3
@@ -242,9 +247,15 @@ def test_the_summary_statistics_match_a_hand_computation(tmp_path):
     assert "seed 0 only" in text and "2/3 (needs 3)" in text and "0.567 ± 0.076" in text
 
 
+def test_seeds_of_different_versions_of_the_experiment_are_not_summarised_together(tmp_path):
+    with pytest.raises(ConfigError, match="different versions of the experiment.*--force"):
+        across_seeds.summarise(_records(tmp_path, (TOY_DIGEST, "0" * 16, TOY_DIGEST)))
+
+
 def test_a_committed_summary_is_read_back_as_the_chapter_and_book_tables(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(sweep_summary, "ROOT", tmp_path / "replications")
     monkeypatch.setattr(sweep_summary, "CHAPTER_ORDER", ("toy",))
+    monkeypatch.setattr(sweep_summary, "current_digest", lambda chapter, profile: TOY_DIGEST)
     assert "not yet swept over seeds" in sweep_summary.chapter_sweeps_markdown("toy")
     with pytest.raises(MissingArtifactError, match="python -m replications report --sweep --profile quick --write"):
         sweep_summary.read_committed("toy")
@@ -262,10 +273,20 @@ def test_a_committed_summary_is_read_back_as_the_chapter_and_book_tables(tmp_pat
     assert "**lucky**" in table and "seed 0 only" in table
     book = sweep_summary.book_table(sweep_summary.committed_summaries("quick"))
     assert "| toy | quick | 3 | 1/5 | lucky | w | noisy | never |" in book
+    # the chapter's experiment changes (another budget or criterion): its committed sweep becomes history
+    monkeypatch.setattr(sweep_summary, "current_digest", lambda chapter, profile: "0" * 16)
+    table = sweep_summary.chapter_sweeps_markdown("toy")
+    assert ("**Quick profile, seeds 0–2** (an earlier version of this experiment, swept at `abc`, the profile's "
+            "configuration or its claims' criteria have changed since: not the verdicts of today's claims; "
+            "`python -m replications sweep toy --seeds 0-2 --profile quick` measures them)") in table
+    assert "| toy | quick (an earlier version) | 3 |" in sweep_summary.book_table(sweep_summary.committed_summaries())
+    code, out = _cli(capsys, "report", "--sweep", "--committed")
+    assert code == 0 and "HISTORY: an earlier version of this experiment" in out
 
 
 def test_unfinished_seeds_are_shown_and_never_committed(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(sweep_summary, "ROOT", tmp_path / "replications")
+    monkeypatch.setattr(sweep_summary, "current_digest", lambda chapter, profile: TOY_DIGEST)
     _records(tmp_path / "runs")
     broken = tmp_path / "runs" / "quick" / "toy" / "seed-3"
     broken.mkdir()

@@ -98,13 +98,18 @@ def summarise(records: Sequence[report.ChapterMetrics]) -> dict:
     seeds = [r.data["seed"] for r in records]
     if len(set(seeds)) < len(seeds):
         raise ConfigError(f"{records[0].chapter}: seed repeated in {[str(r.path) for r in records]}")
+    digests = {r.data.get("experiment_digest") for r in records}
+    if len(digests) > 1:
+        raise ConfigError(f"{records[0].chapter}: the seeds measured different versions of the experiment "
+                          f"(experiment_digest {sorted(map(str, digests))}): rerun the older seeds with --force")
     ids = list(dict.fromkeys(c["id"] for r in records for c in r.claims))
     claims = []
     for claim_id in ids:
         present = [(r.data["seed"], c) for r in records for c in r.claims if c["id"] == claim_id]
         claims.append(ClaimAcrossSeeds(tuple(c for _, c in present), tuple(s for s, _ in present)).as_dict())
     summary = {"chapter": records[0].chapter, "profile": records[0].data.get("profile"), "seeds": seeds,
-               "git_commits": sorted({str(r.data.get("git_commit")) for r in records}), "claims": claims}
+               "git_commits": sorted({str(r.data.get("git_commit")) for r in records}),
+               "experiment_digest": digests.pop(), "claims": claims}
     summary["summary"] = summary_line(summary)
     return summary
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from replications import CHAPTER_ORDER, ROOT
 from replications.runner.report import ChapterMetrics, totals
-from replications.sweep_summary import committed_summaries
+from replications.sweep_summary import committed_summaries, is_current
 from scorelib.claims import show_value, verdict_label
 
 #: The landing page and the marker lines between which its summary line is rewritten.
@@ -46,6 +46,10 @@ def _across(summaries: dict[str, dict] | None, claim_id: str | None = None) -> s
         return None
     lines = []
     for profile, summary in summaries.items():
+        if not is_current(summary):  # an earlier version of the experiment: its verdicts are not today's claims'
+            if claim_id is None:
+                lines.append(f"{profile}: an earlier version · {len(summary['seeds'])} seeds")
+            continue
         if claim_id is None:
             counted = [c for c in summary["claims"] if not c["check"]]
             lines.append(f"{profile}: {sum(c['verdict'] == 'replicated' for c in counted)}/{len(counted)} "
