@@ -5,9 +5,11 @@ told from a current one."""
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 
+from replications import ROOT
 from replications.experiment_digest import current_digest, experiment_digest
 from replications.runner.chapters import available_chapters
 from scorelib.claims import Claim
@@ -46,8 +48,13 @@ def test_the_digest_moves_with_numbers_and_criteria_only():
 
 
 @pytest.mark.parametrize("chapter", available_chapters())
-def test_each_chapter_has_a_digest_per_profile(chapter):
-    assert current_digest(chapter, "quick") != current_digest(chapter, "full")
+def test_each_chapter_has_a_digest_per_profile_and_its_committed_results_were_evaluated_at_it(chapter):
+    digests = {profile: current_digest(chapter, profile) for profile in ("quick", "full")}
+    assert digests["quick"] != digests["full"]
+    committed = json.loads((ROOT / chapter / "artifacts" / "metrics.json").read_text(encoding="utf-8"))
+    assert committed["experiment_digest"] == digests["full"], (
+        f"{chapter}: the committed expected results were evaluated on another version of the experiment: "
+        f"python -m replications refresh {chapter}")
 
 
 def test_an_unknown_profile_is_a_clear_error():
