@@ -4,6 +4,7 @@ is an error (after its metrics are written); an honest "not replicated" is not; 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import pytest
 import torch
@@ -13,13 +14,18 @@ from replications.chapter import RECORDING, ChapterRun
 from scorelib.claims import Claim, ClaimTable
 from scorelib.errors import ResultsMovedError
 
+@dataclass(frozen=True)
+class ToyConfig:
+    steps: int = 10
+
+
 TABLE = ClaimTable([Claim("w", "Paper 2022, §5", "a weight", 0.5, "abs", 0.1, 0.1, control="U = 1")])
 
 
 def _run(tmp_path, monkeypatch, *, retrain: bool = False, profile: str = "full") -> ChapterRun:
     monkeypatch.setattr(chapter_module, "ROOT", tmp_path)
     (tmp_path / "toy" / "artifacts").mkdir(parents=True)
-    return ChapterRun("toy", profile, retrain, 0, torch.device("cpu"), tmp_path / "run", config=None)
+    return ChapterRun("toy", profile, retrain, 0, torch.device("cpu"), tmp_path / "run", config=ToyConfig())
 
 
 def _commit(tmp_path, value: float, control: float) -> None:
@@ -49,7 +55,7 @@ def test_quick_runs_and_re_recording_are_not_compared(tmp_path, monkeypatch):
     run = _run(tmp_path, monkeypatch, profile="quick", retrain=True)
     _commit(tmp_path, 0.55, 0.9)
     run.finish(TABLE.check({"w": 0.7}, "quick", controls={"w": 0.9}))  # no committed quick results
-    full = ChapterRun("toy", "full", False, 0, torch.device("cpu"), None, config=None)
+    full = ChapterRun("toy", "full", False, 0, torch.device("cpu"), None, config=ToyConfig())
     (tmp_path / "toy" / "artifacts" / RECORDING).touch()
     full.finish(TABLE.check({"w": 0.7}, "full", controls={"w": 0.9}))  # refresh is recording a new expectation
     recorded = json.loads((tmp_path / "toy" / "artifacts" / "metrics.json").read_text())
