@@ -10,6 +10,7 @@ source, quantity or control text) is not part of the digest; numbers and criteri
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import json
@@ -29,14 +30,16 @@ def experiment_digest(config: Any, claims: Sequence[Claim], profile: str) -> str
     :data:`CRITERION_FIELDS` with its tolerance at ``profile``, in the order of their ids."""
     settings = asdict(config) if is_dataclass(config) else dict(config)
     settings.pop("seed", None)
-    criteria = [{**{f: getattr(c, f, None) for f in CRITERION_FIELDS}, "tolerance": c.tolerance(profile)}
+    criteria = [{**{f: getattr(c, f) for f in CRITERION_FIELDS}, "tolerance": c.tolerance(profile)}
                 for c in sorted(claims, key=lambda c: c.id)]
     text = json.dumps({"profile": profile, "config": settings, "claims": criteria}, sort_keys=True, default=repr)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
+@functools.cache
 def current_digest(chapter: str, profile: str) -> str:
-    """The digest of ``replications.<chapter>.experiment`` as checked out: its ``PROFILES[profile]`` and ``CLAIMS``."""
+    """The digest of ``replications.<chapter>.experiment`` as checked out: its ``PROFILES[profile]`` and ``CLAIMS``
+    (once a process: the scoreboard asks for it at every claim)."""
     experiment = importlib.import_module(f"replications.{chapter}.experiment")
     if profile not in experiment.PROFILES:
         raise ConfigError(f"{chapter} has no profile {profile!r}: choose one of {sorted(experiment.PROFILES)}")

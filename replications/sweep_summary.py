@@ -34,12 +34,16 @@ def is_current(summary: dict) -> bool:
     return digest is not None and digest == current_digest(summary["chapter"], summary["profile"])
 
 
+def seed_span(seeds: Sequence[int], dash: str = "–", sep: str = ", ") -> str:
+    """``0–4`` for consecutive seeds, else the seeds listed: ``0, 2, 5``."""
+    consecutive = len(seeds) > 1 and list(seeds) == list(range(seeds[0], seeds[-1] + 1))
+    return f"{seeds[0]}{dash}{seeds[-1]}" if consecutive else sep.join(map(str, seeds))
+
+
 def earlier_version_note(summary: dict) -> str:
     """Why a summary that is not current is shown as history, and the command that measures the current one."""
     commits = ", ".join(f"`{c[:7]}`" for c in summary["git_commits"])
-    seeds = summary["seeds"]
-    span = f"{seeds[0]}-{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1)) and len(seeds) > 1 else \
-        ",".join(map(str, seeds))
+    span = seed_span(summary["seeds"], dash="-", sep=",")  # as --seeds takes it
     why = ("the profile's configuration or its claims' criteria have changed since"
            if summary.get("experiment_digest") else "before sweeps recorded which version they measured")
     return (f"an earlier version of this experiment, swept at {commits}, {why}: not the verdicts of today's claims; "
@@ -67,10 +71,11 @@ def claims_table(summary: dict, *, markdown: bool = False) -> str:
                      f"{c['n_passed']}/{c['n']} (needs {c['required']})", spread, _num(c["min"], d), _num(c["max"], d),
                      seed0, c["criterion"]])
     header = ["claim", "across seeds", "passes", "mean ± sd", "min", "max", "seed 0", "criterion"]
-    table = markdown_table(header, rows) if markdown else text_table(header, rows)
+    if markdown:
+        return f"{markdown_table(header, rows)}\n\n**{summary['summary']}.**"
     title = f"{summary['chapter']} · {summary['profile']} · seeds {', '.join(map(str, summary['seeds']))}" + \
         ("" if is_current(summary) else f"\nHISTORY: {earlier_version_note(summary)}".replace("`", ""))
-    return (f"{table}\n\n**{summary['summary']}.**" if markdown else f"{title}\n{table}\n{summary['summary']}")
+    return f"{title}\n{text_table(header, rows)}\n{summary['summary']}"
 
 
 def book_table(summaries: Sequence[dict]) -> str:
@@ -115,9 +120,7 @@ def chapter_sweeps_markdown(chapter: str, profiles: Sequence[str] = ("full", "qu
         except MissingArtifactError:
             parts.append(f"**{profile.capitalize()} profile:** not yet swept over seeds (`{command}`).")
             continue
-        seeds = summary["seeds"]
-        span = f"{seeds[0]}–{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1)) and len(seeds) > 1 else \
-            ", ".join(map(str, seeds))
+        span = seed_span(summary["seeds"])
         note = PROFILE_NOTES.get(profile, profile) if is_current(summary) else earlier_version_note(summary)
         parts.append(f"**{profile.capitalize()} profile, seeds {span}** ({note}):\n\n" + claims_table(summary, markdown=True))
     return "\n\n".join(parts)
