@@ -42,6 +42,16 @@ def test_a_bad_worker_count_is_one_clear_error_before_anything_runs(capsys, work
     assert ("oversubscribe" in out) if workers == "oversubscribe" else ("--workers must be a positive int" in out)
 
 
+def test_the_main_job_runs_a_chapter_per_core_by_default():
+    """``run`` without ``--workers``: one chapter per core, never more workers than chapters, one after another in
+    this process on one core."""
+    from replications.runner.cli import _parser
+    from replications.runner.run import default_workers
+    assert _parser().parse_args(["run"]).workers is None
+    assert [default_workers(7, available) for available in (1, 2, 16)] == [1, 2, 7]
+    assert default_workers(1, 16) == 1
+
+
 def test_quick_profile_needs_retrain(capsys):
     code, out = _run_cli(capsys, "run", "score_matching", "--profile", "quick")
     assert code == 2 and "--retrain" in out

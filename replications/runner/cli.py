@@ -39,9 +39,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--output", type=Path, default=run_module.DEFAULT_OUTPUT,
                      help="run folder root (default _build/runs)")
     run.add_argument("--no-progress", action="store_true", help="no papermill progress bars")
-    run.add_argument("--workers", type=int, default=1,
-                     help="chapters run at a time, on a local Dask cluster whose workers share the cores "
-                     "(default 1: one after another, each with every core)")
+    run.add_argument("--workers", type=int,
+                     help="chapters run at a time, on a local Dask cluster whose workers share the cores (default: "
+                     "one per core, at most one per chapter; 1: one after another in this process, each with every "
+                     "core)")
     sweep = sub.add_parser(
         "sweep",
         help="retrain chapters over seeds on Dask distributed",

@@ -6,8 +6,9 @@ artifacts whose verdicts or stable numbers moved from the committed ``metrics.js
 :class:`~scorelib.errors.ResultsMovedError`). A claim that does not replicate at our scale is a result, shown as
 such, not a failure. The other chapters still run, without retry.
 
-Chapters run one after another in this process, each with every core, or ``workers`` at a time on a local Dask
-cluster, each with cores ÷ workers torch threads.
+By default as many chapters run at a time as this process has cores (at most one per chapter), on a local Dask
+cluster, each with cores ÷ workers torch threads; ``--workers 1`` runs them one after another in this process, each
+with every core.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from replications.runner.chapters import check_request, notebook_path
-from replications.runner.cluster import Cluster, connect
+from replications.runner.cluster import Cluster, connect, cores
 from replications.runner.executor import CellResult, execute_tasks
 from replications.runner.plan import run_tasks
 from scorelib.claims import text_table
@@ -32,16 +33,22 @@ def summary(results: list[CellResult]) -> str:
     return text_table(["chapter", "claims replicated", "wall time", "status"], rows)
 
 
+def default_workers(chapters: int, available: int | None = None) -> int:
+    """Chapters run at a time when ``--workers`` is not given: one per core, never more than there are chapters. On 2
+    cores two one-thread chapters at a time finish sooner than one two-thread chapter after another (a chapter on one
+    thread takes 1.27× its two-thread time on average, the quick sweep of 2026-11-30)."""
+    return max(1, min(available or cores(), chapters))
+
+
 def run(chapters: list[str], *, profile: str = "full", retrain: bool = False, seed: int = 0, device: str = "auto",
-        output: Path = DEFAULT_OUTPUT, progress: bool = True, workers: int = 1,
+        output: Path = DEFAULT_OUTPUT, progress: bool = True, workers: int | None = None,
         notebooks: Mapping[str, Path] | None = None, cluster: Cluster | None = None) -> list[CellResult]:
     """Run the chapters (all when empty) and print the scoreboard; returns each chapter's result, in the order
     asked. Raises ConfigError on bad input, before any chapter starts.
 
     ``workers`` > 1: that many chapters at a time, on a Dask LocalCluster whose workers share the cores (each chapter
-    gets cores ÷ workers torch threads), the costliest first. On 2 cores, two one-thread chapters at a time do more
-    work than one two-thread chapter: a chapter on one thread takes 1.27× its two-thread time on average (the quick
-    sweep of 2026-11-30), not 2×. ``notebooks``: each chapter's notebook (default: the book's). ``cluster``: an open
+    gets cores ÷ workers torch threads), the costliest first; 1: one after another in this process; None:
+    :func:`default_workers`. ``notebooks``: each chapter's notebook (default: the book's). ``cluster``: an open
     cluster to run on, left open."""
     known = None if notebooks is None else list(notebooks)
     chapters = check_request(chapters, profile, retrain, device, seed, known)
@@ -49,6 +56,7 @@ def run(chapters: list[str], *, profile: str = "full", retrain: bool = False, se
     tasks = run_tasks(chapters, notebooks, profile=profile, retrain=retrain, seed=seed, output=output)
     start = time.perf_counter()
     # a bad or oversubscribing worker count is a ConfigError from the cluster's check, before any chapter
+    workers = default_workers(len(tasks)) if workers is None and cluster is None else workers
     opened = cluster or (connect(workers=workers) if workers != 1 else None)
     try:
         print(f"{len(tasks)} chapter(s), profile {profile}{', retrain' if retrain else ''}, "
