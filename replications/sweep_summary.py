@@ -122,7 +122,8 @@ def chapter_sweeps_markdown(chapter: str, profiles: Sequence[str] = ("full", "qu
             continue
         span = seed_span(summary["seeds"])
         note = PROFILE_NOTES.get(profile, profile) if is_current(summary) else earlier_version_note(summary)
-        parts.append(f"**{profile.capitalize()} profile, seeds {span}** ({note}):\n\n" + claims_table(summary, markdown=True))
+        parts.append(f"**{profile.capitalize()} profile, seeds {span}** ({note}):\n\n"
+                     + claims_table(summary, markdown=True))
     return "\n\n".join(parts)
 
 

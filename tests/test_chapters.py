@@ -16,7 +16,7 @@ from replications.experiment_digest import current_digest
 from replications.runner.chapters import available_chapters, notebook_path
 from replications.runner.cluster import cores
 from replications.runner.executor import CellResult
-from replications.runner.run import run
+from replications.runner.run import default_workers, run
 from replications.chapter import resolved_config
 from scorelib.artifacts import load_artifacts
 from scorelib.claims import verdict_of
@@ -127,14 +127,14 @@ QUICK_RETRAIN_TEST = "test_quick_retrain_runs_and_agrees_with_the_committed_verd
 
 @pytest.fixture(scope="module")
 def quick_retrains(request, tmp_path_factory) -> tuple[Path, dict[str, CellResult]]:
-    """One quick retrain of every chapter this session selected, ``workers`` at a time on one torch thread each, as
-    ``python -m replications run --profile quick --retrain --workers 2`` runs them: on 2 cores two one-thread
+    """One quick retrain of every chapter this session selected, one per core at a time (at most two) on one torch
+    thread each, as ``python -m replications run --profile quick --retrain`` runs them on 2 cores: two one-thread
     chapters finish sooner than one two-thread chapter after another (431 s against 732 s on 2026-11-30)."""
     chapters = [c for c in CHAPTERS if any(getattr(item, "originalname", None) == QUICK_RETRAIN_TEST
                                            and item.callspec.params.get("chapter") == c
                                            for item in request.session.items)]
     output = tmp_path_factory.mktemp("quick-retrains")
-    workers = max(1, min(2, cores(), len(chapters)))
+    workers = default_workers(len(chapters), min(2, cores()))
     outcomes = run(chapters, profile="quick", retrain=True, seed=0, device="cpu", output=output, progress=False,
                    workers=workers)
     return output, {r.chapter: r for r in outcomes}
