@@ -101,6 +101,7 @@ class ChapterRun:
             "retrain": self.retrain,
             "seed": self.seed,
             "device": str(self.device),
+            "threads": torch.get_num_threads(),
             "wall_time_s": round(time.perf_counter() - self.started, 1),
             "git_commit": self.commit,
             "experiment_digest": experiment_digest(self.config, [r.claim for r in results.results], self.profile),

@@ -18,6 +18,7 @@ from replications.runner.cluster import cores
 from replications.runner.executor import CellResult
 from replications.runner.run import default_workers, run
 from replications.chapter import resolved_config
+from replications.sweep_summary import claim_differences, committed_dir
 from scorelib.artifacts import load_artifacts
 from scorelib.claims import verdict_of
 
@@ -87,6 +88,10 @@ def test_committed_results_name_a_clean_commit_of_this_history(chapter):
 
 def _committed_claims(chapter: str) -> list[dict]:
     return json.loads((ROOT / chapter / "artifacts" / "metrics.json").read_text())["claims"]
+
+
+def _committed_quick_seed0(chapter: str) -> list[dict]:
+    return json.loads((committed_dir(chapter, "quick") / "seed-0.json").read_text())["claims"]
 
 
 #: Chapters whose claims do not all name a control yet.
@@ -159,5 +164,11 @@ def test_quick_retrain_runs_and_agrees_with_the_committed_verdicts(chapter, quic
     assert not [i for i, c in quick.items() if c.get("control_verdict") == "replicated"]
     assert not [i for i, c in quick.items() if c.get("floor_verdict") not in (None, "replicated")]
     assert (tmp_path / "quick" / chapter / "figures").is_dir()
+    # seed 0, as the committed quick sweep's seed 0 (one thread: what CI's two workers give each chapter; a session
+    # that selects one chapter runs it on every core, another summation order, hence the tolerance)
+    moved = claim_differences(_committed_quick_seed0(chapter), metrics["claims"], ("committed sweep", "retrain"))
+    assert not moved, (f"the committed quick sweep's seed 0 differs from today's quick retrain: {moved}; rerun it: "
+                       f"python -m replications sweep {chapter} --seeds 0-4 --profile quick --force, then report "
+                       f"--sweep --profile quick --write")
     # quick retrains never write over the committed artifacts
     assert (tmp_path / "quick" / chapter / "artifacts" / "MANIFEST.json").exists()

@@ -127,6 +127,25 @@ def test_point_attention_ignores_masked_points(distance_bias):
     torch.testing.assert_close(a[:, :10], c, atol=1e-10, rtol=0)
 
 
+def test_an_all_true_mask_is_bitwise_the_same_as_none_forward_and_backward():
+    """The distance-bias model drops a mask that hides nothing (on the CPU): the same outputs and gradients, bit for
+    bit, as the masked call it replaces (float32, as the chapter trains)."""
+    torch.manual_seed(0)
+    nets = [PointAttention(dim=2, hidden=16, layers=2, heads=4, frequencies=3, distance_bias=True) for _ in range(2)]
+    torch.nn.init.normal_(nets[0].head[-1].weight, std=0.5)  # the zero head would make the check trivial
+    nets[1].load_state_dict(nets[0].state_dict())
+    g = torch.Generator().manual_seed(3)
+    x = pixel_grid(4, 4).expand(3, -1, -1)
+    y = torch.randn(3, 16, generator=g)
+    t = torch.tensor([2.0, 40.0, 300.0])
+    outs = [nets[0](x, y, t, torch.ones(3, 16, dtype=torch.bool)), nets[1](x, y, t)]
+    assert torch.equal(outs[0], outs[1]) and float(outs[0].detach().abs().max()) > 1e-3
+    for out in outs:
+        out.square().sum().backward()
+    for a, b in zip(nets[0].parameters(), nets[1].parameters()):
+        assert torch.equal(a.grad, b.grad)
+
+
 def test_point_attention_bad_input():
     net = PointAttention(dim=2, hidden=8, layers=1, heads=2)
     with pytest.raises(ConfigError, match=r"x \[batch, points, 2\]"):

@@ -76,6 +76,7 @@ def save_artifacts(directory: str | os.PathLike, tensors: Mapping[str, Tensor], 
                 "format": FORMAT,
                 "config": _normalise(config),
                 "versions": versions(),
+                "threads": torch.get_num_threads(),  # the summation order of the training: its last bits
                 "git_commit": git_commit(directory.parent),
                 "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             },

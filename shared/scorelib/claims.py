@@ -169,7 +169,7 @@ class Claim:
     def criterion(self, profile: str) -> str:
         """The criterion in words, e.g. ``'≤ 1e-06'`` or ``'-0.8 ± 2%'``."""
         tol = self.tolerance(profile)
-        fmt = _fmt
+        fmt = shown_digits
         if self.kind == "abs":
             return f"{fmt(self.paper, self.digits)} ± {fmt(tol, 2)}"
         if self.kind == "rel":
@@ -181,7 +181,8 @@ class Claim:
         return f"in [{fmt(tol[0], 3)}, {fmt(tol[1], 3)}]"
 
 
-def _fmt(value: float | None, digits: int) -> str:
+def shown_digits(value: float | None, digits: int) -> str:
+    """``value`` at ``digits`` significant digits, as the claims tables show it ("—" for None)."""
     if value is None:
         return "—"
     if isinstance(value, float) and not math.isfinite(value):
@@ -297,7 +298,7 @@ def show_value(value: float | None, se: float | None, digits: int) -> str:
     """A measured value as every table of the book shows it: ``digits`` significant digits, ``± se`` when known."""
     if value is None:
         return "—"
-    return _fmt(value, digits) + (f" ± {_fmt(se, 2)}" if se is not None else "")
+    return shown_digits(value, digits) + (f" ± {shown_digits(se, 2)}" if se is not None else "")
 
 
 @dataclass
@@ -391,8 +392,8 @@ class ClaimResults:
         rows = []
         for r in self.results:
             c = r.claim
-            paper = _fmt(c.paper, c.digits) if c.reference == "paper" else "—"
-            target = "" if c.reference == "paper" or c.paper is None else f" ({c.reference}: {_fmt(c.paper, c.digits)})"
+            paper = shown_digits(c.paper, c.digits) if c.reference == "paper" else "—"
+            target = "" if c.reference == "paper" or c.paper is None else f" ({c.reference}: {shown_digits(c.paper, c.digits)})"
             control = self._control(r, True)
             if c.control is not None:
                 control = f"{c.control} — {control}"
@@ -501,8 +502,8 @@ def compare_results(new: Sequence[Mapping], expected: Sequence[Mapping]) -> list
         digits = b.get("digits", 3)
         if b.get("stable", True) and a.get("stable", True):
             for key in ("measured", "control_measured", "floor_measured"):
-                if key in a and _fmt(a[key], digits) != _fmt(b.get(key), digits):
-                    moves.append(f"{i}: {key.replace('_', ' ')} {_fmt(a[key], digits)} → {_fmt(b.get(key), digits)}")
+                if key in a and shown_digits(a[key], digits) != shown_digits(b.get(key), digits):
+                    moves.append(f"{i}: {key.replace('_', ' ')} {shown_digits(a[key], digits)} → {shown_digits(b.get(key), digits)}")
     return moves
 
 
