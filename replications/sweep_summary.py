@@ -118,17 +118,17 @@ _NUMBERS = (("measured", "se"), ("control_measured", "control_se"), ("floor_meas
 SE_FRACTION = 0.5
 
 
-def claim_differences(committed: Sequence[dict], seed0: Sequence[dict],
+def claim_differences(reference: Sequence[dict], other: Sequence[dict],
                       names: tuple[str, str] = ("artifacts", "seed 0")) -> list[str]:
-    """The rule of :func:`seed0_differences` on two ``claims`` lists of metrics.json (the artifacts', seed 0's),
-    each side called by its entry of ``names`` in the lines returned."""
-    sweep = {c["id"]: c for c in seed0}
-    committed = {c["id"]: c for c in committed}
+    """The rule of :func:`seed0_differences` on two ``claims`` lists of metrics.json (by default the artifacts' and
+    seed 0's), each side called by its entry of ``names`` in the lines returned; standard errors are the
+    reference's."""
+    ref, oth = {c["id"]: c for c in reference}, {c["id"]: c for c in other}
     left, right = names
-    out = [f"{i}: only in the {left}" for i in committed if i not in sweep]
-    out += [f"{i}: only in the {right}" for i in sweep if i not in committed]
-    for i in (i for i in committed if i in sweep):
-        a, b = committed[i], sweep[i]
+    out = [f"{i}: only in the {left}" for i in ref if i not in oth]
+    out += [f"{i}: only in the {right}" for i in oth if i not in ref]
+    for i in (i for i in ref if i in oth):
+        a, b = ref[i], oth[i]
         if verdict_of(a) != verdict_of(b):
             out.append(f"{i}: verdict {verdict_of(a)} ({left}) against {verdict_of(b)} ({right})")
         for key in ("control_verdict", "floor_verdict", "converged"):
@@ -157,8 +157,8 @@ def seed0_differences(chapter: str, profile: str = "full") -> list[str]:
     ``metrics.json`` (the full profile, the chapter's claims table): a claim missing on either side, a verdict,
     control verdict, floor verdict or ``converged`` flag that differs, or a stable number that moved by more than
     :data:`SE_FRACTION` of its standard error (by its shown digits where it has none). Empty when it reproduces
-    them. A sweep whose seed 0 differs was measured on other code than the artifacts (an experiment digest covers
-    configuration and criteria, not code): rerun it."""
+    them. A sweep whose seed 0 differs may have been measured on other code than the artifacts (an experiment
+    digest covers configuration and criteria, not code): rerun it."""
     seed0 = committed_dir(chapter, profile) / "seed-0.json"
     metrics = ROOT / chapter / "artifacts" / "metrics.json"
     for path in (seed0, metrics):

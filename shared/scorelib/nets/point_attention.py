@@ -115,9 +115,10 @@ class PointAttention(nn.Module):
         if mask is not None:
             mask = mask.to(device=x.device, dtype=torch.bool)
             if self.distance_bias and mask.device.type == "cpu" and bool(mask.all()):
-                # no key is padded: the bias needs no -inf, and masked_fill of nothing is the identity (bitwise the
-                # same, 1.17x less time a training step at the image chapter's shape). The check is a host read,
-                # free on the CPU; on a GPU it would wait for the device at every call, so the mask stays there.
+                # no key is padded: the bias needs no -inf, and masked_fill of nothing is the identity, so this is
+                # bitwise the same; the masked training step took 1.17x the time at the image chapter's shape
+                # (benchmarks/README.md). The check is a host read, free on the CPU; on a GPU it would wait for the
+                # device at every call, so the mask stays there.
                 mask = None
         h = self.embed(torch.cat([self.features(x), y.unsqueeze(-1)], -1))  # [b, n, H]
         t = torch.as_tensor(t, dtype=x.dtype, device=x.device).expand(b)
