@@ -1,7 +1,7 @@
 """``python -m benchmarks``: scorelib side by side with bare torch and the peer libraries, in one table.
 
     python -m benchmarks [--device cpu|cuda] [--json PATH] [--rounds N] [--warmup N] [--quick]
-                         [--only ROW ...] [--threads N]
+                         [--only ROW ...] [--threads N] [--allocator pinned|default]
 
 Rows (``--only`` takes these names): ddpm_train, ddpm_sample_small (1000 steps, 500 points: the per-step
 overhead shows), ddpm_sample (10,000 points), pf_likelihood, ndp_train_bidim, ndp_train_point, ndp_repaint, and
@@ -57,12 +57,12 @@ def resolve_device(name: str) -> torch.device:
     return torch.device("cpu")
 
 
-def environment(device: torch.device, threads: int) -> dict:
+def environment(device: torch.device, threads: int, allocator: str = "default") -> dict:
     from benchmarks.peers import version
     env = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
            "command": " ".join(["python -m benchmarks"] + sys.argv[1:]), "python": platform.python_version(),
            "torch": torch.__version__, "device": str(device), "threads": threads,
-           "cpu_count": os.cpu_count(),
+           "cpu_count": os.cpu_count(), "allocator": allocator,
            "peers": {p: version(p) for p in ("smalldiffusion", "diffusers", "denoising-diffusion-pytorch")}}
     if device.type == "cuda":
         env["gpu"] = torch.cuda.get_device_name(device)
@@ -78,12 +78,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run of about a minute")
     parser.add_argument("--only", nargs="+", choices=ROWS, metavar="ROW", help=f"rows to run: {', '.join(ROWS)}")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    parser.add_argument("--allocator", choices=("pinned", "default"), default="pinned",
+                        help="glibc's heap thresholds: pinned (default; benchmarks/allocator.py) or glibc's own")
     args = parser.parse_args(argv)
     device = resolve_device(args.device)
     os.environ.setdefault("TQDM_DISABLE", "1")  # the peers' progress bars
     torch.set_num_threads(args.threads)
-    env = environment(device, args.threads)
-    print(f"# {env['command']}  ({env['date']}; torch {env['torch']}, {device}, {args.threads} threads)")
+    from benchmarks.allocator import pin_allocator
+    env = environment(device, args.threads, pin_allocator() if args.allocator == "pinned" else "default")
+    print(f"# {env['command']}  ({env['date']}; torch {env['torch']}, {device}, {args.threads} threads, "
+          f"allocator {env['allocator']})")
     builders = _builders(args.quick)
     rows: list[dict] = []
     from benchmarks.core import format_table, time_rounds
@@ -107,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         print("GFLOP: counted by torch.utils.flop_counter (matmuls, convolutions, attention); 'of peak': the median "
               "rate over the best float32 matmul rate")
     if args.json:
-        stamp = {k: env[k] for k in ("date", "device", "threads", "torch")}
+        stamp = {k: env[k] for k in ("date", "device", "threads", "torch", "allocator")}
         with open(args.json, "w") as f:
             json.dump([row | stamp for row in rows + roofline], f, indent=1)
     return 0

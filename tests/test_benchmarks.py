@@ -53,6 +53,16 @@ def test_a_quick_row_writes_the_json_rows_and_reports_missing_peers(tmp_path):
     assert peers and all(r["status"].startswith("not installed") and r["median_ms"] is None for r in peers)
     assert all(r["ratio_to_fastest_peer"] is None for r in rows)  # no peer ran
     assert "not installed" in proc.stdout and "scorelib ddpm_ancestral" in by_name
+    # glibc's heap thresholds are pinned for the whole process, so for every contender alike (benchmarks/allocator.py)
+    assert {r["allocator"] for r in rows} == {"pinned (mmap 32 MiB, trim 1 GiB)"}
+
+
+def test_the_allocator_can_be_left_at_glibcs_defaults(tmp_path):
+    out = tmp_path / "rows.json"
+    proc = _run(["--quick", "--only", "ddpm_sample_small", "--rounds", "1", "--warmup", "0", "--threads", "1",
+                 "--allocator", "default", "--json", str(out)], hide=tmp_path / "hidden")
+    assert proc.returncode == 0, proc.stderr
+    assert {r["allocator"] for r in json.loads(out.read_text())} == {"default"} and "allocator default" in proc.stdout
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present")
