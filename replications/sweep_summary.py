@@ -17,7 +17,7 @@ from pathlib import Path
 
 from replications import CHAPTER_ORDER, ROOT
 from replications.experiment_digest import current_digest
-from scorelib.claims import markdown_table, shown_digits, text_table, verdict_of
+from scorelib.claims import compare_results, markdown_table, text_table
 from scorelib.errors import MissingArtifactError
 
 SUMMARY = "summary.json"
@@ -109,63 +109,34 @@ PROFILE_NOTES: dict[str, str] = {
 }
 
 
-#: The numbers of a claim entry, each with the key of its standard error.
-_NUMBERS = (("measured", "se"), ("control_measured", "control_se"), ("floor_measured", "floor_se"))
 #: Seed 0 of a sweep and the committed artifacts are two trainings of the same code and seed that may differ in
 #: floating-point summation order only (one torch thread against two): their numbers may differ by round-off carried
 #: through training, far inside a statistical standard error. Half of one is the most a number with a standard
-#: error may move; a number without one must agree at its shown digits.
+#: error may move (:func:`scorelib.claims.compare_results`); a number without one must agree at its shown digits.
 SE_FRACTION = 0.5
 
 
-def claim_differences(reference: Sequence[dict], other: Sequence[dict],
-                      names: tuple[str, str] = ("artifacts", "seed 0")) -> list[str]:
-    """The rule of :func:`seed0_differences` on two ``claims`` lists of metrics.json (by default the artifacts' and
-    seed 0's), each side called by its entry of ``names`` in the lines returned; standard errors are the
-    reference's."""
-    ref, oth = {c["id"]: c for c in reference}, {c["id"]: c for c in other}
-    left, right = names
-    out = [f"{i}: only in the {left}" for i in ref if i not in oth]
-    out += [f"{i}: only in the {right}" for i in oth if i not in ref]
-    for i in (i for i in ref if i in oth):
-        a, b = ref[i], oth[i]
-        if verdict_of(a) != verdict_of(b):
-            out.append(f"{i}: verdict {verdict_of(a)} ({left}) against {verdict_of(b)} ({right})")
-        for key in ("control_verdict", "floor_verdict", "converged"):
-            if a.get(key) != b.get(key):
-                out.append(f"{i}: {key.replace('_', ' ')} {a.get(key)} ({left}) against {b.get(key)} ({right})")
-        if not (a.get("stable", True) and b.get("stable", True)):
-            continue
-        digits = a.get("digits", 3)
-        for key, se_key in _NUMBERS:
-            x, y = a.get(key), b.get(key)
-            if x is None or y is None:
-                if (x is None) != (y is None):
-                    out.append(f"{i}: {key.replace('_', ' ')} only on one side")
-                continue
-            se = a.get(se_key)
-            if shown_digits(x, digits) == shown_digits(y, digits) or (se and abs(x - y) <= SE_FRACTION * se):
-                continue
-            gap = f" ({abs(x - y) / se:.2g} se)" if se else ""
-            out.append(f"{i}: {key.replace('_', ' ')} {shown_digits(x, digits)} ({left}) against "
-                       f"{shown_digits(y, digits)} ({right}){gap}")
-    return out
+def committed_seed_claims(chapter: str, profile: str, seed: int = 0) -> list[dict]:
+    """The ``claims`` of one seed of a chapter's committed sweep (its ``seed-<s>.json``)."""
+    path = committed_dir(chapter, profile) / f"seed-{seed}.json"
+    if not path.exists():
+        raise MissingArtifactError(f"no {path}: python -m replications sweep {chapter} --seeds 0-2 --profile "
+                                   f"{profile}, then python -m replications report --sweep --profile {profile} --write")
+    return json.loads(path.read_text(encoding="utf-8"))["claims"]
 
 
 def seed0_differences(chapter: str, profile: str = "full") -> list[str]:
     """Where seed 0 of the committed ``profile`` sweep does not reproduce the committed artifacts'
-    ``metrics.json`` (the full profile, the chapter's claims table): a claim missing on either side, a verdict,
-    control verdict, floor verdict or ``converged`` flag that differs, or a stable number that moved by more than
-    :data:`SE_FRACTION` of its standard error (by its shown digits where it has none). Empty when it reproduces
-    them. A sweep whose seed 0 differs may have been measured on other code than the artifacts (an experiment
-    digest covers configuration and criteria, not code): rerun it."""
-    seed0 = committed_dir(chapter, profile) / "seed-0.json"
+    ``metrics.json`` (the full profile, the chapter's claims table), as "artifacts → seed 0": a claim missing on
+    either side, a verdict, control verdict, floor verdict or ``converged`` flag that differs, or a stable number that
+    moved by more than :data:`SE_FRACTION` of its standard error (by its shown digits where it has none). Empty when
+    it reproduces them. A sweep whose seed 0 differs may have been measured on other code than the artifacts (an
+    experiment digest covers configuration and criteria, not code): rerun it."""
     metrics = ROOT / chapter / "artifacts" / "metrics.json"
-    for path in (seed0, metrics):
-        if not path.exists():
-            raise MissingArtifactError(f"no {path}: sweep {chapter} (--seeds 0-2 --profile {profile}) or retrain it")
-    return claim_differences(json.loads(metrics.read_text(encoding="utf-8"))["claims"],
-                             json.loads(seed0.read_text(encoding="utf-8"))["claims"])
+    if not metrics.exists():
+        raise MissingArtifactError(f"no {metrics}: python -m replications run {chapter} --profile full --retrain")
+    return compare_results(committed_seed_claims(chapter, profile),
+                           json.loads(metrics.read_text(encoding="utf-8"))["claims"], se_fraction=SE_FRACTION)
 
 
 def seed0_note(chapter: str, profile: str = "full") -> str:
@@ -173,8 +144,8 @@ def seed0_note(chapter: str, profile: str = "full") -> str:
     claims table (the committed artifacts), and the numbers that are not the same at their shown digits."""
     moved = seed0_differences(chapter, profile)
     if moved:
-        return ("Seed 0 of this sweep does **not** reproduce the committed artifacts; it may have measured other code: "
-                + "; ".join(moved) + f". Rerun it (`python -m replications sweep {chapter} --seeds 0-2 --profile "
+        return ("Seed 0 of this sweep does **not** reproduce the committed artifacts (artifacts → seed 0); it may have "
+                "measured other code: " + "; ".join(moved) + f". Rerun it (`python -m replications sweep {chapter} --seeds 0-2 --profile "
                 f"{profile} --force`).")
     return ("Seed 0 of this sweep, a retrain from scratch, reproduces the claims table above: every verdict, "
             "control verdict and convergence flag, and every number within half its standard error "
@@ -192,11 +163,11 @@ def chapter_sweeps_markdown(chapter: str, profiles: Sequence[str] = ("full", "qu
         except MissingArtifactError:
             parts.append(f"**{profile.capitalize()} profile:** not yet swept over seeds (`{command}`).")
             continue
-        span = seed_span(summary["seeds"])
-        note = PROFILE_NOTES.get(profile, profile) if is_current(summary) else earlier_version_note(summary)
+        span, current = seed_span(summary["seeds"]), is_current(summary)
+        note = PROFILE_NOTES.get(profile, profile) if current else earlier_version_note(summary)
         parts.append(f"**{profile.capitalize()} profile, seeds {span}** ({note}):\n\n"
                      + claims_table(summary, markdown=True)
-                     + (f"\n\n{seed0_note(chapter, profile)}" if profile == "full" and is_current(summary) else ""))
+                     + (f"\n\n{seed0_note(chapter, profile)}" if profile == "full" and current else ""))
     return "\n\n".join(parts)
 
 

@@ -14,15 +14,17 @@ import pytest
 
 from replications import sweep_summary
 from replications.runner.chapters import available_chapters
-from replications.sweep_summary import claim_differences
+from replications.sweep_summary import SE_FRACTION
+from scorelib.claims import compare_results
 
 ENTRY = {"id": "gap", "verdict": "replicated", "measured": 0.4621, "se": 0.03, "digits": 3, "stable": True,
          "control_verdict": "not replicated", "control_measured": 1.92, "control_se": None, "converged": True}
 
 
 def _moved(**change) -> list[str]:
+    """What the guard reports for a seed 0 that differs from the committed ``ENTRY`` by ``change``."""
     seed0 = copy.deepcopy(ENTRY) | change
-    return claim_differences([ENTRY], [seed0])
+    return compare_results([seed0], [ENTRY], se_fraction=SE_FRACTION)
 
 
 @pytest.mark.parametrize("chapter", available_chapters())
@@ -40,23 +42,25 @@ def test_the_same_entry_and_round_off_inside_half_a_standard_error_do_not_count(
 
 
 def test_a_verdict_a_control_a_curve_or_a_number_beyond_the_tolerance_counts():
-    assert _moved(verdict="inconclusive") == ["gap: verdict replicated (artifacts) against inconclusive (seed 0)"]
-    assert _moved(control_verdict="replicated") == [
-        "gap: control verdict not replicated (artifacts) against replicated (seed 0)"]
+    assert _moved(verdict="inconclusive") == ["gap: verdict replicated → inconclusive"]
+    assert _moved(control_verdict="replicated") == ["gap: control verdict not replicated → replicated"]
     # a sweep made before the compute curves carries no convergence flag
-    assert _moved(converged=None) == ["gap: converged True (artifacts) against None (seed 0)"]
-    assert _moved(measured=0.4621 + 0.6 * 0.03) == ["gap: measured 0.462 (artifacts) against 0.48 (seed 0) (0.6 se)"]
-    assert _moved(control_measured=1.93) == ["gap: control measured 1.92 (artifacts) against 1.93 (seed 0)"]
-    assert claim_differences([ENTRY], []) == ["gap: only in the artifacts"]
-    assert claim_differences([], [ENTRY], ("artifacts", "sweep")) == ["gap: only in the sweep"]
-    assert claim_differences([ENTRY], [ENTRY | {"verdict": "inconclusive"}], ("sweep", "retrain")) == [
-        "gap: verdict replicated (sweep) against inconclusive (retrain)"]
+    assert _moved(converged=None) == ["gap: converged True → None"]
+    assert _moved(measured=0.4621 + 0.6 * 0.03) == ["gap: measured 0.462 → 0.48 (0.6 se)"]
+    assert _moved(control_measured=1.93) == ["gap: control measured 1.92 → 1.93"]
+    assert compare_results([], [ENTRY], se_fraction=SE_FRACTION) == ["gap: claim removed"]
+    assert compare_results([ENTRY], [], se_fraction=SE_FRACTION) == ["gap: new claim"]
 
 
 def test_numbers_that_are_not_reproducible_across_machines_are_not_compared_but_their_verdicts_are():
     unstable = ENTRY | {"stable": False}
-    assert claim_differences([unstable], [unstable | {"measured": 9.0}]) == []
-    assert claim_differences([unstable], [unstable | {"verdict": "not replicated"}]) != []
+    assert compare_results([unstable | {"measured": 9.0}], [unstable], se_fraction=SE_FRACTION) == []
+    assert compare_results([unstable | {"verdict": "not replicated"}], [unstable], se_fraction=SE_FRACTION) != []
+
+
+def test_without_a_fraction_every_number_must_agree_at_its_shown_digits():
+    """The committed-results check of every evaluation (``replications.chapter``) keeps its exact rule."""
+    assert compare_results([ENTRY | {"measured": 0.4621 + 0.4 * 0.03}], [ENTRY]) == ["gap: measured 0.462 → 0.474"]
 
 
 def test_the_chapter_says_whether_its_seed_0_reproduces_its_claims_table(monkeypatch):

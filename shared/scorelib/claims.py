@@ -169,7 +169,7 @@ class Claim:
     def criterion(self, profile: str) -> str:
         """The criterion in words, e.g. ``'≤ 1e-06'`` or ``'-0.8 ± 2%'``."""
         tol = self.tolerance(profile)
-        fmt = shown_digits
+        fmt = _fmt
         if self.kind == "abs":
             return f"{fmt(self.paper, self.digits)} ± {fmt(tol, 2)}"
         if self.kind == "rel":
@@ -181,8 +181,7 @@ class Claim:
         return f"in [{fmt(tol[0], 3)}, {fmt(tol[1], 3)}]"
 
 
-def shown_digits(value: float | None, digits: int) -> str:
-    """``value`` at ``digits`` significant digits, as the claims tables show it ("—" for None)."""
+def _fmt(value: float | None, digits: int) -> str:
     if value is None:
         return "—"
     if isinstance(value, float) and not math.isfinite(value):
@@ -298,7 +297,7 @@ def show_value(value: float | None, se: float | None, digits: int) -> str:
     """A measured value as every table of the book shows it: ``digits`` significant digits, ``± se`` when known."""
     if value is None:
         return "—"
-    return shown_digits(value, digits) + (f" ± {shown_digits(se, 2)}" if se is not None else "")
+    return _fmt(value, digits) + (f" ± {_fmt(se, 2)}" if se is not None else "")
 
 
 @dataclass
@@ -392,8 +391,8 @@ class ClaimResults:
         rows = []
         for r in self.results:
             c = r.claim
-            paper = shown_digits(c.paper, c.digits) if c.reference == "paper" else "—"
-            target = "" if c.reference == "paper" or c.paper is None else f" ({c.reference}: {shown_digits(c.paper, c.digits)})"
+            paper = _fmt(c.paper, c.digits) if c.reference == "paper" else "—"
+            target = "" if c.reference == "paper" or c.paper is None else f" ({c.reference}: {_fmt(c.paper, c.digits)})"
             control = self._control(r, True)
             if c.control is not None:
                 control = f"{c.control} — {control}"
@@ -485,10 +484,12 @@ def verdict_of(entry: Mapping) -> str:
     return entry.get("verdict") or ("replicated" if entry.get("passed") else "not replicated")
 
 
-def compare_results(new: Sequence[Mapping], expected: Sequence[Mapping]) -> list[str]:
+def compare_results(new: Sequence[Mapping], expected: Sequence[Mapping], se_fraction: float = 0.0) -> list[str]:
     """How the ``claims`` list ``new`` of a metrics.json moved from ``expected``: claims added or
-    removed, a verdict or control verdict that changed, and a stable number that differs at its shown
-    significant digits. An empty list means nothing moved."""
+    removed, a verdict, control verdict, floor verdict or ``converged`` flag that changed, and a stable number that
+    differs at its shown significant digits. With ``se_fraction`` > 0 a number that moved by at most that fraction of
+    its standard error in ``expected`` does not count either (two trainings that differ in summation order only).
+    An empty list means nothing moved."""
     old = {e["id"]: e for e in expected}
     now = {e["id"]: e for e in new}
     moves = [f"{i}: new claim" for i in now if i not in old] + [f"{i}: claim removed" for i in old if i not in now]
@@ -501,9 +502,16 @@ def compare_results(new: Sequence[Mapping], expected: Sequence[Mapping]) -> list
                 moves.append(f"{i}: {key.replace('_', ' ')} {a.get(key)} → {b.get(key)}")
         digits = b.get("digits", 3)
         if b.get("stable", True) and a.get("stable", True):
-            for key in ("measured", "control_measured", "floor_measured"):
-                if key in a and shown_digits(a[key], digits) != shown_digits(b.get(key), digits):
-                    moves.append(f"{i}: {key.replace('_', ' ')} {shown_digits(a[key], digits)} → {shown_digits(b.get(key), digits)}")
+            for key, se_key in (("measured", "se"), ("control_measured", "control_se"),
+                                ("floor_measured", "floor_se")):
+                if key not in a or _fmt(a[key], digits) == _fmt(b.get(key), digits):
+                    continue
+                se, x, y = a.get(se_key), a[key], b.get(key)
+                both = se and x is not None and y is not None
+                if both and abs(x - y) <= se_fraction * se:
+                    continue
+                gap = f" ({abs(x - y) / se:.2g} se)" if both and se_fraction else ""
+                moves.append(f"{i}: {key.replace('_', ' ')} {_fmt(x, digits)} → {_fmt(y, digits)}{gap}")
     return moves
 
 
